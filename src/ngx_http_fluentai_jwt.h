@@ -1,0 +1,78 @@
+
+/*
+ * HS256 JSON Web Tokens: signing and strict verification.
+ * Pure C (OpenSSL + jansson): builds without nginx, for unit tests and
+ * fuzzing.  Thread-safe; no global state.
+ */
+
+#ifndef _NGX_HTTP_FLUENTAI_JWT_H_INCLUDED_
+#define _NGX_HTTP_FLUENTAI_JWT_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+
+#define NGX_HTTP_FLUENTAI_JWT_MAX_LEN    2048   /* longer tokens: invalid */
+#define NGX_HTTP_FLUENTAI_JWT_LEEWAY     30     /* seconds, for exp */
+#define NGX_HTTP_FLUENTAI_UUID_LEN       36
+
+#define NGX_HTTP_FLUENTAI_JWT_OK         0
+#define NGX_HTTP_FLUENTAI_JWT_INVALID    1      /* malformed, bad sig/alg */
+#define NGX_HTTP_FLUENTAI_JWT_EXPIRED    2      /* valid, but past exp */
+
+
+typedef struct {
+    char       sub[NGX_HTTP_FLUENTAI_UUID_LEN + 1];   /* user id */
+    char       sid[NGX_HTTP_FLUENTAI_UUID_LEN + 1];   /* session id */
+    char       jti[64];
+    int64_t    iat;
+    int64_t    exp;
+} ngx_http_fluentai_jwt_claims_t;
+
+
+/*
+ * Computes base64url(HMAC-SHA256(key, input)) into out (>= 44 bytes),
+ * returns the length written (43) or -1.
+ */
+int ngx_http_fluentai_jwt_hs256(const u_char *key, size_t key_len,
+    const u_char *input, size_t input_len, u_char *out, size_t out_cap);
+
+/*
+ * Signs an access token: header {"alg":"HS256","typ":"JWT","kid":kid},
+ * claims sub, sid, type "access", iat, exp, jti (from c; if c->jti is
+ * empty a random 128-bit jti is generated with RAND_bytes).
+ * Writes a NUL-terminated token into out; returns its length or -1.
+ */
+int ngx_http_fluentai_jwt_sign(const u_char *key, size_t key_len,
+    const char *kid, ngx_http_fluentai_jwt_claims_t *c, char *out,
+    size_t out_cap);
+
+/*
+ * Verifies a token of len bytes (not NUL-terminated): three base64url
+ * parts, header alg exactly "HS256" (any other alg, "none" included, is
+ * INVALID), typ "JWT" if present, signature compared with CRYPTO_memcmp,
+ * payload type "access", sub and sid canonical lower-case UUID strings,
+ * iat and exp integers; exp + leeway < now gives EXPIRED.  Oversized,
+ * non-base64url, non-JSON input gives INVALID.  Fills *c on OK and on
+ * EXPIRED.  If allow_expired is set, an expired token returns OK.
+ */
+int ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
+    const u_char *token, size_t len, int64_t now, int leeway,
+    ngx_http_fluentai_jwt_claims_t *c);
+
+/*
+ * Parses an Authorization header value: "Bearer" (case-insensitive),
+ * one or more spaces, a token of base64url characters and dots, optional
+ * trailing spaces.  Sets *token/*token_len to the token inside value.
+ * Returns 0 on success, -1 if the value is not a bearer credential.
+ */
+int ngx_http_fluentai_bearer_parse(const u_char *value, size_t len,
+    const u_char **token, size_t *token_len);
+
+/* 1 if s[0..len) is a canonical lower-case UUID (8-4-4-4-12 hex) */
+int ngx_http_fluentai_uuid_valid(const u_char *s, size_t len);
+
+
+#endif /* _NGX_HTTP_FLUENTAI_JWT_H_INCLUDED_ */
