@@ -33,8 +33,8 @@ typedef struct {
 
 
 /*
- * Computes base64url(HMAC-SHA256(key, input)) into out (>= 44 bytes),
- * returns the length written (43) or -1.
+ * Computes base64url(HMAC-SHA256(key, input)) into out (>= 44 bytes):
+ * 43 characters plus a NUL; returns 43, or -1 (also for an empty key).
  */
 int ngx_http_fluentai_jwt_hs256(const u_char *key, size_t key_len,
     const u_char *input, size_t input_len, u_char *out, size_t out_cap);
@@ -54,9 +54,11 @@ int ngx_http_fluentai_jwt_sign(const u_char *key, size_t key_len,
  * parts, header alg exactly "HS256" (any other alg, "none" included, is
  * INVALID), typ "JWT" if present, signature compared with CRYPTO_memcmp,
  * payload type "access", sub and sid canonical lower-case UUID strings,
- * iat and exp integers; exp + leeway < now gives EXPIRED.  Oversized,
+ * iat and exp integers, jti a string of 1..63 bytes; exp + leeway < now
+ * gives EXPIRED (a negative leeway counts as 0).  Oversized,
  * non-base64url, non-JSON input gives INVALID.  Fills *c on OK and on
- * EXPIRED.  If allow_expired is set, an expired token returns OK.
+ * EXPIRED (zeroes it otherwise); c may be NULL.  Callers that accept
+ * expired tokens (logout) treat EXPIRED like OK.
  */
 int ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
     const u_char *token, size_t len, int64_t now, int leeway,
@@ -65,7 +67,8 @@ int ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
 /*
  * Parses an Authorization header value: "Bearer" (case-insensitive),
  * one or more spaces, a token of base64url characters and dots, optional
- * trailing spaces.  Sets *token/*token_len to the token inside value.
+ * trailing spaces or tabs; leading spaces or tabs are skipped.  Sets
+ * *token and *token_len to the token inside value.
  * Returns 0 on success, -1 if the value is not a bearer credential.
  */
 int ngx_http_fluentai_bearer_parse(const u_char *value, size_t len,

@@ -41,16 +41,19 @@ int ngx_http_fluentai_password_hash(const ngx_http_fluentai_argon2_t *a,
     const char *password, size_t len, char *out, size_t out_cap);
 
 /*
- * Verifies password against encoded: "$argon2id$..." via argon2id_verify,
- * "$2a$"/"$2b$"/"$2y$" via crypt_r with a constant-time comparison.
- * Returns 1 on match, 0 on mismatch, -1 on an unusable hash.
+ * Verifies password against encoded: "$argon2id$..." via argon2id_verify
+ * ("$argon2i$"/"$argon2d$" via argon2_verify), "$2a$"/"$2b$"/"$2y$" via
+ * crypt_r with a constant-time comparison (a password holding a NUL never
+ * matches a bcrypt hash).  Returns 1 on match, 0 on mismatch, -1 on an
+ * unusable hash.
  */
 int ngx_http_fluentai_password_verify(const char *encoded,
     const char *password, size_t len);
 
 /*
  * 1 if encoded is not an argon2id hash with exactly the parameters a
- * (bcrypt, other argon2 variants or parameters), else 0.
+ * (bcrypt, other argon2 variants, versions or parameters, a salt or tag
+ * length other than 16 and 32 bytes), else 0.
  */
 int ngx_http_fluentai_password_needs_rehash(
     const ngx_http_fluentai_argon2_t *a, const char *encoded);

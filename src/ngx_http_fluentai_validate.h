@@ -8,13 +8,17 @@
  *      "type": "<pydantic-style type>"}
  * and fills its output struct with pointers into the json strings (valid
  * as long as the body is) or into the struct's own buffers.  It returns
- * the number of failing fields (0 = valid).
+ * the number of failing fields (0 = valid); then the output is not to be
+ * used (a profile update has no set_ bit at all).
  *
- * Rules (code points are counted on UTF-8; jansson already guarantees
- * valid UTF-8 and no NUL inside strings):
+ * Rules (code points are counted on UTF-8).  jansson's decoder already
+ * refuses invalid UTF-8 and "\u0000", but values built otherwise may hold
+ * any bytes: every string is checked again here, and invalid UTF-8 or a
+ * NUL byte fails its field.
  *   name      string, trimmed of Unicode white space at both ends, 2..100
  *             code points, no control characters (C0, DEL, C1);
- *             type "value_error.name" / "type_error.str" / "value_error.missing"
+ *             type "value_error.name" / "type_error.str" /
+ *             "value_error.missing"
  *   email     string, trimmed, lower-cased (ASCII), exactly one '@', local
  *             part 1..64 bytes of printable ASCII without spaces, domain
  *             of dot-separated labels [a-z0-9-]{1,63} not starting or
@@ -25,10 +29,13 @@
  *   bio       null, or string <= 500 code points; "value_error.bio"
  *   avatar    null, or string <= 500 bytes starting with "http://" or
  *             "https://" (case-insensitive scheme) followed by a non-empty
- *             host, no control characters or spaces; "value_error.url"
+ *             host, no control characters or spaces; "value_error.url";
+ *             "" clears the avatar like null (an emptied form field)
  *   remember  absent, or boolean; "type_error.bool"
  * A required field that is absent: msg "field required",
- * type "value_error.missing".  Wrong JSON type: "type_error.str".
+ * type "value_error.missing"; null where a string is required (and a
+ * null name in a profile update): "type_error.none.not_allowed".
+ * Wrong JSON type: "type_error.str".
  * Fields not listed are ignored (the React client sends confirmPassword).
  */
 

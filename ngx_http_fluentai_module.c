@@ -1,0 +1,550 @@
+
+/*
+ * FluentAI auth API for nginx: directives, configuration and handler
+ * registration.  The work itself lives in src/, one file per concern.
+ */
+
+
+#include "ngx_http_fluentai.h"
+
+
+static void *ngx_http_fluentai_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_fluentai_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_fluentai_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_fluentai_postconfiguration(ngx_conf_t *cf);
+static char *ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fluentai_database_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fluentai_secret_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fluentai_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_fluentai_init_process(ngx_cycle_t *cycle);
+static void ngx_http_fluentai_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_fluentai_endpoints[] = {
+    { ngx_string("register"), NGX_HTTP_FLUENTAI_EP_REGISTER },
+    { ngx_string("login"), NGX_HTTP_FLUENTAI_EP_LOGIN },
+    { ngx_string("refresh"), NGX_HTTP_FLUENTAI_EP_REFRESH },
+    { ngx_string("logout"), NGX_HTTP_FLUENTAI_EP_LOGOUT },
+    { ngx_string("profile"), NGX_HTTP_FLUENTAI_EP_PROFILE },
+    { ngx_string("user_profile"), NGX_HTTP_FLUENTAI_EP_USER_PROFILE },
+    { ngx_string("change_password"), NGX_HTTP_FLUENTAI_EP_CHANGE_PASSWORD },
+    { ngx_string("health"), NGX_HTTP_FLUENTAI_EP_HEALTH },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_fluentai_commands[] = {
+
+    { ngx_string("fluentai_database"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fluentai_database,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_database_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_fluentai_database_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_database_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, timeout),
+      NULL },
+
+    { ngx_string("fluentai_database_prepare"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, prepare),
+      NULL },
+
+    { ngx_string("fluentai_jwt_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fluentai_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_access_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, access_ttl),
+      NULL },
+
+    { ngx_string("fluentai_refresh_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, refresh_ttl),
+      NULL },
+
+    { ngx_string("fluentai_refresh_token_short_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, short_ttl),
+      NULL },
+
+    { ngx_string("fluentai_password_hash"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_http_fluentai_password_hash_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fluentai_thread_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_fluentai_cors_origins,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_endpoint"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fluentai_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_auth_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_fluentai_auth_jwt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_loc_conf_t, auth_jwt),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_fluentai_module_ctx = {
+    ngx_http_fluentai_preconfiguration,    /* preconfiguration */
+    ngx_http_fluentai_postconfiguration,   /* postconfiguration */
+
+    ngx_http_fluentai_create_main_conf,    /* create main configuration */
+    ngx_http_fluentai_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_fluentai_create_loc_conf,     /* create location configuration */
+    ngx_http_fluentai_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_fluentai_module = {
+    NGX_MODULE_V1,
+    &ngx_http_fluentai_module_ctx,         /* module context */
+    ngx_http_fluentai_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_fluentai_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_fluentai_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_fluentai_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fluentai_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->conninfo = { 0, NULL };
+     *     mcf->secret = { 0, NULL };
+     *     mcf->thread_pool = NULL;
+     *     mcf->cors_origins = NULL;
+     *     mcf->endpoints = 0;
+     */
+
+    mcf->pool_size = NGX_CONF_UNSET_UINT;
+    mcf->queue_size = NGX_CONF_UNSET_UINT;
+    mcf->timeout = NGX_CONF_UNSET_MSEC;
+    mcf->prepare = NGX_CONF_UNSET;
+    mcf->access_ttl = NGX_CONF_UNSET;
+    mcf->refresh_ttl = NGX_CONF_UNSET;
+    mcf->short_ttl = NGX_CONF_UNSET;
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_conf_init_uint_value(mcf->pool_size, 8);
+    ngx_conf_init_uint_value(mcf->queue_size, 1024);
+    ngx_conf_init_msec_value(mcf->timeout, 5000);
+    ngx_conf_init_value(mcf->prepare, 1);
+    ngx_conf_init_value(mcf->access_ttl, 1800);
+    ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
+    ngx_conf_init_value(mcf->short_ttl, 86400);
+
+    if (!mcf->argon2_set) {
+        mcf->argon2.m = 19456;
+        mcf->argon2.t = 2;
+        mcf->argon2.p = 1;
+    }
+
+    if (mcf->endpoints == 0 && !mcf->jwt_used) {
+        return NGX_CONF_OK;
+    }
+
+    if (mcf->secret.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fluentai_jwt_secret_file\" is required by "
+                      "\"fluentai_endpoint\" or \"fluentai_auth_jwt\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->endpoints == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (mcf->conninfo.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fluentai_database\" is required by "
+                      "\"fluentai_endpoint\" in %V:%ui",
+                      mcf->conf_file, mcf->conf_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->thread_pool == NULL) {
+        mcf->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (mcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_fluentai_password_init(cf, mcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_fluentai_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_fluentai_loc_conf_t  *lcf;
+
+    lcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fluentai_loc_conf_t));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    lcf->auth_jwt = NGX_CONF_UNSET;
+
+    return lcf;
+}
+
+
+static char *
+ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_fluentai_loc_conf_t *prev = parent;
+    ngx_http_fluentai_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->auth_jwt, prev->auth_jwt, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fluentai_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_fluentai_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_fluentai_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_fluentai_access_handler;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->conninfo.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_fluentai_pg_check_conninfo(cf, &value[1],
+                                                &mcf->conninfo);
+}
+
+
+static char *
+ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (mcf->pool_size != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+            n = ngx_atoi(s.data, s.len);
+            if (n < 1 || n > 1024) {
+                goto invalid;
+            }
+            mcf->pool_size = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+            n = ngx_atoi(s.data, s.len);
+            if (n < 0 || n > 1048576) {
+                goto invalid;
+            }
+            mcf->queue_size = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (mcf->pool_size == NGX_CONF_UNSET_UINT) {
+        return "needs \"size=N\"";
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" (expected size=1..1024 "
+                       "and optional queue=0..1048576)", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_fluentai_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->secret.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_fluentai_load_secret(cf, &value[1], mcf);
+}
+
+
+static char *
+ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    size_t       lens[3];
+    ngx_str_t   *value;
+    const char  *argv[3], *err;
+    ngx_uint_t   i;
+
+    if (mcf->argon2_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; i < 3; i++) {
+        argv[i] = (const char *) value[i + 1].data;
+        lens[i] = value[i + 1].len;
+    }
+
+    err = ngx_http_fluentai_argon2_parse(&mcf->argon2, argv, 3, lens);
+    if (err) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid argon2id parameters: %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->argon2_set = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fluentai_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->thread_pool) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* nginx reports a pool no "thread_pool" directive defines */
+
+    mcf->thread_pool_name = value[1];
+    mcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (mcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fluentai_loc_conf_t *lcf = conf;
+
+    ngx_str_t                      *value;
+    ngx_conf_enum_t                *e;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_fluentai_main_conf_t  *mcf;
+
+    if (lcf->endpoint != NGX_HTTP_FLUENTAI_EP_NONE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = ngx_http_fluentai_endpoints; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strncmp(e->name.data, value[1].data, value[1].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (e->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown endpoint \"%V\" (expected register, "
+                           "login, refresh, logout, profile, user_profile, "
+                           "change_password or health)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->endpoint = e->value;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
+
+    if (mcf->endpoints++ == 0) {
+        mcf->conf_file = &cf->conf_file->file.name;
+        mcf->conf_line = cf->conf_file->line;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_fluentai_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                           *rv;
+    ngx_http_fluentai_main_conf_t  *mcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
+    mcf->jwt_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fluentai_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_fluentai_pg_init_worker(cycle);
+}
+
+
+static void
+ngx_http_fluentai_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fluentai_pg_exit_worker(cycle);
+}

@@ -1,0 +1,550 @@
+
+/*
+ * The auth endpoints: register, login, refresh, logout, profile.
+ *
+ * Round trips on the success path: register 1 (user, session and refresh
+ * token in one statement), login 2 (user lookup; session, token and any
+ * rehash in one statement), refresh 1, logout 1, profile 1.
+ */
+
+
+#include "ngx_http_fluentai.h"
+
+
+static void ngx_http_fluentai_register_hashed(ngx_http_request_t *r);
+static void ngx_http_fluentai_register_done(ngx_http_request_t *r,
+    PGresult *res);
+static void ngx_http_fluentai_login_user(ngx_http_request_t *r,
+    PGresult *res);
+static void ngx_http_fluentai_login_verified(ngx_http_request_t *r);
+static void ngx_http_fluentai_login_done(ngx_http_request_t *r,
+    PGresult *res);
+static void ngx_http_fluentai_refresh_done(ngx_http_request_t *r,
+    PGresult *res);
+static ngx_int_t ngx_http_fluentai_refresh_token(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, ngx_str_t *token);
+static void ngx_http_fluentai_logout_done(ngx_http_request_t *r,
+    PGresult *res);
+static void ngx_http_fluentai_logged_out(ngx_http_request_t *r);
+static void ngx_http_fluentai_profile_done(ngx_http_request_t *r,
+    PGresult *res);
+
+
+void
+ngx_http_fluentai_register(ngx_http_request_t *r)
+{
+    json_t                   *details;
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    details = json_array();
+    if (details == NULL) {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    if (ngx_http_fluentai_validate_register(ctx->body, details, &ctx->cred))
+    {
+        ngx_http_fluentai_invalid(r, details);
+        return;
+    }
+
+    json_decref(details);
+
+    if (ngx_http_fluentai_job(r, ctx, NULL, NULL, &ctx->cred.password)
+        == NULL)
+    {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    ngx_http_fluentai_task(r, ctx, ngx_http_fluentai_register_hashed);
+}
+
+
+static void
+ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
+{
+    ngx_http_fluentai_ctx_t    *ctx;
+    ngx_http_fluentai_query_t  *q;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    if (ctx->job->hashed != 0
+        || ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fluentai: password hashing failed");
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    q = &ctx->query;
+    q->sql = NGX_HTTP_FLUENTAI_SQL_REGISTER;
+
+    ngx_http_fluentai_param(r, q, 0, ctx->cred.email.data,
+                            ctx->cred.email.len);
+    ngx_http_fluentai_param(r, q, 1, ctx->cred.name.data,
+                            ctx->cred.name.len);
+    ngx_http_fluentai_param(r, q, 2, ctx->job->out,
+                            ngx_strlen(ctx->job->out));
+    ngx_http_fluentai_param_bin(q, 3, ctx->refresh_hash,
+                                NGX_HTTP_FLUENTAI_HASH_LEN);
+    ngx_http_fluentai_param_int(r, q, 4, ctx->mcf->refresh_ttl);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
+                               ngx_http_fluentai_register_done);
+}
+
+
+static void
+ngx_http_fluentai_register_done(ngx_http_request_t *r, PGresult *res)
+{
+    json_t                   *body, *user;
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    if (res && ngx_http_fluentai_sqlstate(res, "23505")) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_CONFLICT, "email_exists");
+        return;
+    }
+
+    if (ngx_http_fluentai_rows(r, res, 1) != 1) {
+        return;
+    }
+
+    body = ngx_http_fluentai_token_body(r, ctx, PQgetvalue(res, 0, 0),
+                                        PQgetvalue(res, 0, 5));
+    user = ngx_http_fluentai_user_json(res, 0, 0);
+
+    if (body && user && json_object_set_new(body, "user", user) == 0) {
+        ngx_http_fluentai_finish(r, NGX_HTTP_OK, body);
+        return;
+    }
+
+    json_decref(body);
+    json_decref(user);
+    ngx_http_fluentai_finish(r, NGX_HTTP_OK, NULL);
+}
+
+
+void
+ngx_http_fluentai_login(ngx_http_request_t *r)
+{
+    json_t                     *details;
+    ngx_http_fluentai_ctx_t    *ctx;
+    ngx_http_fluentai_query_t  *q;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    details = json_array();
+    if (details == NULL) {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    if (ngx_http_fluentai_validate_login(ctx->body, details, &ctx->cred)) {
+        ngx_http_fluentai_invalid(r, details);
+        return;
+    }
+
+    json_decref(details);
+
+    q = &ctx->query;
+    q->sql = NGX_HTTP_FLUENTAI_SQL_LOGIN_USER;
+
+    ngx_http_fluentai_param(r, q, 0, ctx->cred.email.data,
+                            ctx->cred.email.len);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, q, ngx_http_fluentai_login_user);
+}
+
+
+/* found or not, exactly one verify follows: the same time either way */
+
+static void
+ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_int_t                    n;
+    const char                  *encoded;
+    ngx_http_fluentai_ctx_t     *ctx;
+    ngx_http_fluentai_pw_job_t  *job;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    n = ngx_http_fluentai_rows(r, res, 0);
+    if (n < 0) {
+        return;
+    }
+
+    encoded = ctx->mcf->dummy_hash;
+
+    if (n == 1) {
+        ctx->user = ngx_http_fluentai_user_json(res, 0, 0);
+        ctx->active = (PQgetvalue(res, 0, 6)[0] == 't');
+        ngx_cpystrn((u_char *) ctx->claims.sub,
+                    (u_char *) PQgetvalue(res, 0, 0),
+                    sizeof(ctx->claims.sub));
+
+        ctx->old_hash.len = PQgetlength(res, 0, 5);
+        ctx->old_hash.data = ngx_pnalloc(r->pool, ctx->old_hash.len + 1);
+
+        if (ctx->user == NULL || ctx->old_hash.data == NULL) {
+            ngx_http_fluentai_fail(r, 500, "internal_error");
+            return;
+        }
+
+        ngx_cpystrn(ctx->old_hash.data, (u_char *) PQgetvalue(res, 0, 5),
+                    ctx->old_hash.len + 1);
+        encoded = (char *) ctx->old_hash.data;
+    }
+
+    job = ngx_http_fluentai_job(r, ctx, encoded, &ctx->cred.password, NULL);
+    if (job == NULL) {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    if (n == 1
+        && ngx_http_fluentai_password_needs_rehash(&ctx->mcf->argon2,
+                                                   encoded))
+    {
+        job->hash = 1;
+        job->new_password = job->password;
+        job->new_password_len = job->password_len;
+    }
+
+    ngx_http_fluentai_task(r, ctx, ngx_http_fluentai_login_verified);
+}
+
+
+static void
+ngx_http_fluentai_login_verified(ngx_http_request_t *r)
+{
+    time_t                       ttl;
+    ngx_http_fluentai_ctx_t     *ctx;
+    ngx_http_fluentai_query_t   *q;
+    ngx_http_fluentai_pw_job_t  *job;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+    job = ctx->job;
+
+    if (ctx->user == NULL || job->verified != 1 || !ctx->active) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
+                               "invalid_credentials");
+        return;
+    }
+
+    if (ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK) {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    ttl = ctx->cred.remember ? ctx->mcf->refresh_ttl : ctx->mcf->short_ttl;
+
+    q = &ctx->query;
+    ngx_memzero(q, sizeof(ngx_http_fluentai_query_t));
+    q->sql = NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION;
+
+    ngx_http_fluentai_param(r, q, 0, ctx->claims.sub,
+                            ngx_strlen(ctx->claims.sub));
+    ngx_http_fluentai_param_bin(q, 1, ctx->refresh_hash,
+                                NGX_HTTP_FLUENTAI_HASH_LEN);
+    ngx_http_fluentai_param_int(r, q, 2, ttl);
+
+    if (job->hash && job->hashed == 0) {
+        ngx_http_fluentai_param(r, q, 3, job->out, ngx_strlen(job->out));
+
+    } else {
+        ngx_http_fluentai_param(r, q, 3, NULL, 0);
+    }
+
+    ngx_http_fluentai_param(r, q, 4, (char *) ctx->old_hash.data,
+                            ctx->old_hash.len);
+    ngx_http_fluentai_param(r, q, 5, ctx->cred.remember ? "t" : "f", 1);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, q, ngx_http_fluentai_login_done);
+}
+
+
+static void
+ngx_http_fluentai_login_done(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_int_t                 n;
+    json_t                   *body;
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    n = ngx_http_fluentai_rows(r, res, 0);
+    if (n < 0) {
+        return;
+    }
+
+    if (n == 0) {
+        /* deactivated meanwhile */
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
+                               "invalid_credentials");
+        return;
+    }
+
+    body = ngx_http_fluentai_token_body(r, ctx, ctx->claims.sub,
+                                        PQgetvalue(res, 0, 0));
+
+    if (body && json_object_set(body, "user", ctx->user) == 0) {
+        ngx_http_fluentai_finish(r, NGX_HTTP_OK, body);
+        return;
+    }
+
+    json_decref(body);
+    ngx_http_fluentai_finish(r, NGX_HTTP_OK, NULL);
+}
+
+
+void
+ngx_http_fluentai_refresh(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                   token;
+    ngx_http_fluentai_ctx_t    *ctx;
+    ngx_http_fluentai_query_t  *q;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    rc = ngx_http_fluentai_refresh_token(r, ctx, &token);
+
+    if (rc != NGX_OK) {
+        ngx_http_fluentai_invalid(r,
+            ngx_http_fluentai_detail("refresh_token",
+                                     rc == NGX_DECLINED
+                                     ? "field required"
+                                     : "str type expected",
+                                     rc == NGX_DECLINED
+                                     ? "value_error.missing"
+                                     : "type_error.str"));
+        return;
+    }
+
+    if (ngx_http_fluentai_refresh_token_decode(token.data, token.len,
+                                               ctx->presented)
+        != 0)
+    {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
+                               "invalid_refresh_token");
+        return;
+    }
+
+    if (ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK) {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    q = &ctx->query;
+    q->sql = NGX_HTTP_FLUENTAI_SQL_REFRESH;
+
+    ngx_http_fluentai_param_bin(q, 0, ctx->presented,
+                                NGX_HTTP_FLUENTAI_HASH_LEN);
+    ngx_http_fluentai_param_bin(q, 1, ctx->refresh_hash,
+                                NGX_HTTP_FLUENTAI_HASH_LEN);
+    ngx_http_fluentai_param_int(r, q, 2, ctx->mcf->refresh_ttl);
+    ngx_http_fluentai_param_int(r, q, 3, ctx->mcf->short_ttl);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
+                               ngx_http_fluentai_refresh_done);
+}
+
+
+/*
+ * The refresh token from the JSON body or the "refresh_token" argument.
+ * NGX_DECLINED: there is none; NGX_ERROR: not a string.
+ */
+
+static ngx_int_t
+ngx_http_fluentai_refresh_token(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, ngx_str_t *token)
+{
+    json_t  *v;
+
+    v = ctx->body ? json_object_get(ctx->body, "refresh_token") : NULL;
+
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) {
+            return NGX_ERROR;
+        }
+
+        token->data = (u_char *) json_string_value(v);
+        token->len = json_string_length(v);
+        return NGX_OK;
+    }
+
+    if (ngx_http_fluentai_arg(r, "refresh_token", token) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
+{
+    char                     *status;
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    if (ngx_http_fluentai_rows(r, res, 1) != 1) {
+        return;
+    }
+
+    status = PQgetvalue(res, 0, 0);
+
+    if (ngx_strcmp(status, "ok") == 0) {
+        ngx_http_fluentai_finish(r, NGX_HTTP_OK,
+                     ngx_http_fluentai_token_body(r, ctx,
+                                                  PQgetvalue(res, 0, 2),
+                                                  PQgetvalue(res, 0, 1)));
+        return;
+    }
+
+    if (ngx_strcmp(status, "reused") == 0) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "fluentai: refresh token reuse, session %s revoked",
+                      PQgetvalue(res, 0, 1));
+
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
+                               "refresh_token_reused");
+        return;
+    }
+
+    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_refresh_token");
+}
+
+
+/*
+ * Always 200 (as the original), but the session named by a valid bearer
+ * token (expired ones too) and/or by the body's refresh token is revoked
+ * first; {"all": true} or ?scope=all revokes all of the user's sessions.
+ */
+
+void
+ngx_http_fluentai_logout(ngx_http_request_t *r)
+{
+    json_t                     *v;
+    ngx_str_t                   scope, token;
+    ngx_http_fluentai_ctx_t    *ctx;
+    ngx_http_fluentai_query_t  *q;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    (void) ngx_http_fluentai_bearer(r, ctx);
+
+    v = ctx->body ? json_object_get(ctx->body, "refresh_token") : NULL;
+
+    if (json_is_string(v)
+        && ngx_http_fluentai_refresh_token_decode(
+                                     (u_char *) json_string_value(v),
+                                     json_string_length(v), ctx->presented)
+           == 0)
+    {
+        ctx->has_refresh = 1;
+    }
+
+    ctx->logout_all = (ctx->body
+                       && json_is_true(json_object_get(ctx->body, "all")))
+                      || (ngx_http_fluentai_arg(r, "scope", &scope) == NGX_OK
+                          && scope.len == 3
+                          && ngx_strncmp(scope.data, "all", 3) == 0);
+
+    if (!ctx->has_bearer && !ctx->has_refresh) {
+        ngx_http_fluentai_logged_out(r);
+        return;
+    }
+
+    q = &ctx->query;
+    q->sql = NGX_HTTP_FLUENTAI_SQL_LOGOUT;
+
+    token.data = (u_char *) ctx->claims.sid;
+    token.len = ctx->has_bearer ? ngx_strlen(ctx->claims.sid) : 0;
+
+    ngx_http_fluentai_param(r, q, 0, ctx->has_bearer ? ctx->claims.sid : NULL,
+                            token.len);
+    ngx_http_fluentai_param(r, q, 1, ctx->has_bearer ? ctx->claims.sub : NULL,
+                            ngx_strlen(ctx->claims.sub));
+    ngx_http_fluentai_param_bin(q, 2, ctx->has_refresh ? ctx->presented : NULL,
+                                NGX_HTTP_FLUENTAI_HASH_LEN);
+    ngx_http_fluentai_param(r, q, 3, ctx->logout_all ? "t" : "f", 1);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
+                               ngx_http_fluentai_logout_done);
+}
+
+
+static void
+ngx_http_fluentai_logout_done(ngx_http_request_t *r, PGresult *res)
+{
+    if (ngx_http_fluentai_rows(r, res, 0) < 0) {
+        return;
+    }
+
+    ngx_http_fluentai_logged_out(r);
+}
+
+
+static void
+ngx_http_fluentai_logged_out(ngx_http_request_t *r)
+{
+    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
+                             json_pack("{s:s, s:b}",
+                                       "message", "Successfully logged out",
+                                       "success", 1));
+}
+
+
+/* GET /auth/profile, GET /user/profile: token, session and user at once */
+
+void
+ngx_http_fluentai_profile(ngx_http_request_t *r)
+{
+    const char                 *code;
+    ngx_http_fluentai_ctx_t    *ctx;
+    ngx_http_fluentai_query_t  *q;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    code = ngx_http_fluentai_bearer(r, ctx);
+    if (code) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
+        return;
+    }
+
+    q = &ctx->query;
+    q->sql = NGX_HTTP_FLUENTAI_SQL_PROFILE;
+
+    ngx_http_fluentai_param_session(r, ctx);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
+                               ngx_http_fluentai_profile_done);
+}
+
+
+static void
+ngx_http_fluentai_profile_done(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_int_t  n;
+
+    n = ngx_http_fluentai_rows(r, res, 0);
+    if (n < 0) {
+        return;
+    }
+
+    if (n == 0) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
+        return;
+    }
+
+    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
+                             ngx_http_fluentai_user_json(res, 0, 0));
+}

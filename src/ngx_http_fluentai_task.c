@@ -1,0 +1,206 @@
+
+/*
+ * Password work on the nginx thread pool.  argon2id and bcrypt take tens
+ * of milliseconds, so they never run on the event loop: the request posts
+ * a task holding copies of what it needs, stays blocked, and resumes
+ * through its write event handler when the task is done.
+ */
+
+
+#include "ngx_http_fluentai.h"
+
+
+#define NGX_HTTP_FLUENTAI_DUMMY_PASSWORD  "fluentai-dummy-password"
+
+
+static void ngx_http_fluentai_task_thread(void *data, ngx_log_t *log);
+static void ngx_http_fluentai_task_event(ngx_event_t *ev);
+static void ngx_http_fluentai_task_resume(ngx_http_request_t *r);
+
+
+/*
+ * Posts ctx->job; resume(r) runs when it is done.  A full thread pool
+ * queue is answered with 503 "overloaded".
+ */
+
+void
+ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
+    ngx_http_fluentai_step_pt resume)
+{
+    ngx_thread_task_t  *task;
+
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_fluentai_pw_job_t *));
+    if (task == NULL) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
+        return;
+    }
+
+    *(ngx_http_fluentai_pw_job_t **) task->ctx = ctx->job;
+
+    task->handler = ngx_http_fluentai_task_thread;
+    task->event.handler = ngx_http_fluentai_task_event;
+    task->event.data = r;
+
+    if (ngx_thread_task_post(ctx->mcf->thread_pool, task) != NGX_OK) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, "overloaded");
+        return;
+    }
+
+    ctx->task_done = 0;
+    ctx->resume = resume;
+
+    r->main->blocked++;
+    r->aio = 1;
+    r->write_event_handler = ngx_http_fluentai_task_resume;
+}
+
+
+/* runs in a pool thread: only the job's own copies, no nginx calls */
+
+static void
+ngx_http_fluentai_task_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_fluentai_pw_job_t *job = *(ngx_http_fluentai_pw_job_t **) data;
+
+    job->hashed = -1;
+
+    if (job->verify) {
+        job->verified = ngx_http_fluentai_password_verify(job->encoded,
+                                                (char *) job->password,
+                                                job->password_len);
+        if (job->verified != 1) {
+            return;
+        }
+    }
+
+    if (job->hash) {
+        job->hashed = ngx_http_fluentai_password_hash(&job->argon2,
+                                                (char *) job->new_password,
+                                                job->new_password_len,
+                                                job->out, sizeof(job->out));
+    }
+}
+
+
+static void
+ngx_http_fluentai_task_event(ngx_event_t *ev)
+{
+    ngx_connection_t         *c;
+    ngx_http_request_t       *r;
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    r->main->blocked--;
+    r->aio = 0;
+    ctx->task_done = 1;
+
+    /* ours, or nginx's finalizer if the request was aborted meanwhile */
+    r->write_event_handler(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_fluentai_task_resume(ngx_http_request_t *r)
+{
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    if (ctx == NULL || !ctx->task_done) {
+        return;     /* the socket became writable meanwhile */
+    }
+
+    ctx->task_done = 0;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ctx->resume(r);
+}
+
+
+/*
+ * A new job in r->pool with copies of the passwords; verify against
+ * encoded (if set) and/or hash (if set).  Zeroed when the request ends.
+ */
+
+ngx_http_fluentai_pw_job_t *
+ngx_http_fluentai_job(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
+    const char *encoded, ngx_http_fluentai_vstr_t *password,
+    ngx_http_fluentai_vstr_t *new_password)
+{
+    size_t                       len;
+    ngx_http_fluentai_pw_job_t  *job;
+
+    job = ngx_pcalloc(r->pool, sizeof(ngx_http_fluentai_pw_job_t));
+    if (job == NULL) {
+        return NULL;
+    }
+
+    job->argon2 = ctx->mcf->argon2;
+
+    if (encoded) {
+        len = ngx_strlen(encoded);
+
+        job->verify = 1;
+        job->encoded = ngx_pnalloc(r->pool, len + 1);
+        job->password = ngx_pnalloc(r->pool, password->len + 1);
+
+        if (job->encoded == NULL || job->password == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(job->encoded, encoded, len + 1);
+        ngx_memcpy(job->password, password->data, password->len);
+        job->password_len = password->len;
+    }
+
+    if (new_password) {
+        job->hash = 1;
+        job->new_password = ngx_pnalloc(r->pool, new_password->len + 1);
+
+        if (job->new_password == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(job->new_password, new_password->data,
+                   new_password->len);
+        job->new_password_len = new_password->len;
+    }
+
+    ctx->job = job;
+
+    return job;
+}
+
+
+/*
+ * Configuration time: a dummy hash with the configured parameters, so a
+ * login for an unknown email costs exactly one verify, like any other.
+ */
+
+ngx_int_t
+ngx_http_fluentai_password_init(ngx_conf_t *cf,
+    ngx_http_fluentai_main_conf_t *mcf)
+{
+    if (ngx_http_fluentai_password_hash(&mcf->argon2,
+                                        NGX_HTTP_FLUENTAI_DUMMY_PASSWORD,
+                                sizeof(NGX_HTTP_FLUENTAI_DUMMY_PASSWORD) - 1,
+                                        mcf->dummy_hash,
+                                        sizeof(mcf->dummy_hash))
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "fluentai: argon2id hashing failed with the "
+                      "configured parameters");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

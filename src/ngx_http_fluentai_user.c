@@ -1,0 +1,265 @@
+
+/*
+ * The user endpoints: PUT /user/profile and POST /user/change-password.
+ *
+ * Validation comes first, so bad input never reaches the database; the
+ * profile update is one statement that checks the session and updates;
+ * change-password takes two round trips (read the hash with the session
+ * check; store the new one and revoke the other sessions in one
+ * statement), with the argon2id work in between on the thread pool.
+ */
+
+
+#include "ngx_http_fluentai.h"
+
+
+static void ngx_http_fluentai_profile_updated(ngx_http_request_t *r,
+    PGresult *res);
+static void ngx_http_fluentai_password_got(ngx_http_request_t *r,
+    PGresult *res);
+static void ngx_http_fluentai_password_hashed(ngx_http_request_t *r);
+static void ngx_http_fluentai_password_stored(ngx_http_request_t *r,
+    PGresult *res);
+static void ngx_http_fluentai_param_opt(ngx_http_request_t *r,
+    ngx_uint_t i, ngx_uint_t set, ngx_http_fluentai_vstr_t *v);
+
+
+void
+ngx_http_fluentai_profile_update(ngx_http_request_t *r)
+{
+    json_t                              *details;
+    const char                          *code;
+    ngx_http_fluentai_ctx_t             *ctx;
+    ngx_http_fluentai_profile_update_t  *p;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+    p = &ctx->profile;
+
+    code = ngx_http_fluentai_bearer(r, ctx);
+    if (code) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
+        return;
+    }
+
+    details = json_array();
+    if (details == NULL) {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    if (ngx_http_fluentai_validate_profile(ctx->body, details, p)) {
+        ngx_http_fluentai_invalid(r, details);
+        return;
+    }
+
+    json_decref(details);
+
+    ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_PROFILE_UPDATE;
+
+    ngx_http_fluentai_param_session(r, ctx);
+    ngx_http_fluentai_param_opt(r, 2, p->set_name, &p->name);
+    ngx_http_fluentai_param_opt(r, 4, p->set_avatar, &p->avatar);
+    ngx_http_fluentai_param_opt(r, 6, p->set_bio, &p->bio);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
+                               ngx_http_fluentai_profile_updated);
+}
+
+
+/* $i: is the field set, $i+1: its value (NULL clears) */
+
+static void
+ngx_http_fluentai_param_opt(ngx_http_request_t *r, ngx_uint_t i,
+    ngx_uint_t set, ngx_http_fluentai_vstr_t *v)
+{
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    ngx_http_fluentai_param(r, &ctx->query, i, set ? "t" : "f", 1);
+    ngx_http_fluentai_param(r, &ctx->query, i + 1, set ? v->data : NULL,
+                            v->len);
+}
+
+
+static void
+ngx_http_fluentai_profile_updated(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_int_t  n;
+
+    n = ngx_http_fluentai_rows(r, res, 0);
+    if (n < 0) {
+        return;
+    }
+
+    if (n == 0) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
+        return;
+    }
+
+    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
+                             ngx_http_fluentai_user_json(res, 0, 0));
+}
+
+
+void
+ngx_http_fluentai_change_password(ngx_http_request_t *r)
+{
+    json_t                               *details;
+    const char                           *code;
+    ngx_http_fluentai_ctx_t              *ctx;
+    ngx_http_fluentai_password_change_t  *pw;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+    pw = &ctx->passwords;
+
+    code = ngx_http_fluentai_bearer(r, ctx);
+    if (code) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
+        return;
+    }
+
+    details = json_array();
+    if (details == NULL) {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    if (ngx_http_fluentai_validate_password_change(ctx->body, details, pw)) {
+        ngx_http_fluentai_invalid(r, details);
+        return;
+    }
+
+    json_decref(details);
+
+    if (pw->current.len == pw->new_password.len
+        && ngx_memcmp(pw->current.data, pw->new_password.data,
+                      pw->current.len) == 0)
+    {
+        ngx_http_finalize_request(r,
+            ngx_http_fluentai_send_error(r, 422, "same_password",
+                ngx_http_fluentai_detail("newPassword",
+                       "the new password must differ from the current one",
+                       "value_error.same_password")));
+        return;
+    }
+
+    ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET;
+
+    ngx_http_fluentai_param_session(r, ctx);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
+                               ngx_http_fluentai_password_got);
+}
+
+
+static void
+ngx_http_fluentai_password_got(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_int_t                 n;
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    n = ngx_http_fluentai_rows(r, res, 0);
+    if (n < 0) {
+        return;
+    }
+
+    if (n == 0) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
+        return;
+    }
+
+    ctx->old_hash.len = PQgetlength(res, 0, 0);
+    ctx->old_hash.data = ngx_pnalloc(r->pool, ctx->old_hash.len + 1);
+
+    if (ctx->old_hash.data == NULL
+        || ngx_http_fluentai_job(r, ctx, PQgetvalue(res, 0, 0),
+                                 &ctx->passwords.current,
+                                 &ctx->passwords.new_password)
+           == NULL)
+    {
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    ngx_cpystrn(ctx->old_hash.data, (u_char *) PQgetvalue(res, 0, 0),
+                ctx->old_hash.len + 1);
+
+    ngx_http_fluentai_task(r, ctx, ngx_http_fluentai_password_hashed);
+}
+
+
+static void
+ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
+{
+    ngx_http_fluentai_ctx_t     *ctx;
+    ngx_http_fluentai_query_t   *q;
+    ngx_http_fluentai_pw_job_t  *job;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+    job = ctx->job;
+
+    if (job->verified != 1) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
+                               "current_password_incorrect");
+        return;
+    }
+
+    if (job->hashed != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fluentai: password hashing failed");
+        ngx_http_fluentai_fail(r, 500, "internal_error");
+        return;
+    }
+
+    q = &ctx->query;
+    ngx_memzero(q, sizeof(ngx_http_fluentai_query_t));
+    q->sql = NGX_HTTP_FLUENTAI_SQL_PASSWORD_SET;
+
+    ngx_http_fluentai_param_session(r, ctx);
+    ngx_http_fluentai_param(r, q, 2, job->out, ngx_strlen(job->out));
+    ngx_http_fluentai_param(r, q, 3, (char *) ctx->old_hash.data,
+                            ctx->old_hash.len);
+
+    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
+                               ngx_http_fluentai_password_stored);
+}
+
+
+/*
+ * Two change-password requests racing: the first one stores its hash and
+ * revokes the other session; the second finds its session revoked (401
+ * invalid_token) or the hash changed (401 current_password_incorrect).
+ */
+
+static void
+ngx_http_fluentai_password_stored(ngx_http_request_t *r, PGresult *res)
+{
+    if (ngx_http_fluentai_rows(r, res, 1) != 1) {
+        return;
+    }
+
+    if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                 PQgetlength(res, 0, 0)) < 1)
+    {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
+        return;
+    }
+
+    if (ngx_atoi((u_char *) PQgetvalue(res, 0, 1),
+                 PQgetlength(res, 0, 1)) < 1)
+    {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
+                               "current_password_incorrect");
+        return;
+    }
+
+    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
+                             json_pack("{s:{}, s:s, s:b}",
+                                       "data",
+                                       "message",
+                                       "Password updated successfully",
+                                       "success", 1));
+}

@@ -1,0 +1,951 @@
+
+/*
+ * Request body validation: the contract's 422 table.  Pure C on jansson
+ * values (no nginx).  Every string is checked here for strict UTF-8 and
+ * NUL bytes too, whatever built the json value.
+ */
+
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include "ngx_http_fluentai_validate.h"
+
+
+#define NGX_HTTP_FLUENTAI_UTF8_BAD       0xffffffff
+
+#define NGX_HTTP_FLUENTAI_NAME_MIN       2
+#define NGX_HTTP_FLUENTAI_NAME_MAX       100
+#define NGX_HTTP_FLUENTAI_LOCAL_MAX      64
+#define NGX_HTTP_FLUENTAI_LABEL_MAX      63
+#define NGX_HTTP_FLUENTAI_PASSWORD_MIN   8
+#define NGX_HTTP_FLUENTAI_PASSWORD_MAX   128
+#define NGX_HTTP_FLUENTAI_BIO_MAX        500
+#define NGX_HTTP_FLUENTAI_AVATAR_MAX     500
+
+
+#define NGX_HTTP_FLUENTAI_MSG_MISSING    "field required"
+#define NGX_HTTP_FLUENTAI_MSG_STR        "str type expected"
+#define NGX_HTTP_FLUENTAI_MSG_NONE       "none is not an allowed value"
+#define NGX_HTTP_FLUENTAI_MSG_BOOL       "value is not a valid boolean"
+#define NGX_HTTP_FLUENTAI_MSG_UTF8       "value is not valid UTF-8"
+#define NGX_HTTP_FLUENTAI_MSG_NUL        "value must not contain NUL"
+#define NGX_HTTP_FLUENTAI_MSG_EMAIL      "not a valid email address"
+#define NGX_HTTP_FLUENTAI_MSG_URL                                             \
+    "not a valid http or https URL"
+
+#define NGX_HTTP_FLUENTAI_T_MISSING      "value_error.missing"
+#define NGX_HTTP_FLUENTAI_T_STR          "type_error.str"
+#define NGX_HTTP_FLUENTAI_T_NONE         "type_error.none.not_allowed"
+#define NGX_HTTP_FLUENTAI_T_BOOL         "type_error.bool"
+#define NGX_HTTP_FLUENTAI_T_NAME         "value_error.name"
+#define NGX_HTTP_FLUENTAI_T_EMAIL        "value_error.email"
+#define NGX_HTTP_FLUENTAI_T_PASSWORD     "value_error.password"
+#define NGX_HTTP_FLUENTAI_T_BIO          "value_error.bio"
+#define NGX_HTTP_FLUENTAI_T_URL          "value_error.url"
+
+
+/* what a field's json value is, before its own rule runs */
+typedef enum {
+    NGX_HTTP_FLUENTAI_FIELD_ABSENT = 0,
+    NGX_HTTP_FLUENTAI_FIELD_NULL,
+    NGX_HTTP_FLUENTAI_FIELD_STRING,
+    NGX_HTTP_FLUENTAI_FIELD_OTHER
+} ngx_http_fluentai_field_e;
+
+
+static uint32_t ngx_http_fluentai_utf8_next(const u_char **p,
+    const u_char *last);
+static int ngx_http_fluentai_is_space(uint32_t c);
+static int ngx_http_fluentai_is_control(uint32_t c);
+static int ngx_http_fluentai_fail(json_t *details, const char *field,
+    const char *msg, const char *type);
+static ngx_http_fluentai_field_e ngx_http_fluentai_field(json_t *body,
+    const char *key, ngx_http_fluentai_vstr_t *s);
+static int ngx_http_fluentai_field_error(json_t *details, const char *field,
+    ngx_http_fluentai_field_e kind);
+static int ngx_http_fluentai_text(json_t *details, const char *field,
+    const char *type, ngx_http_fluentai_vstr_t *s, long min, long max);
+static int ngx_http_fluentai_check_name(json_t *details,
+    ngx_http_fluentai_vstr_t *s);
+static size_t ngx_http_fluentai_email_copy(ngx_http_fluentai_vstr_t *s,
+    ngx_http_fluentai_credentials_t *out);
+static int ngx_http_fluentai_email_valid(const char *e, size_t len);
+static int ngx_http_fluentai_url_valid(const char *s, size_t len);
+static int ngx_http_fluentai_string_field(json_t *body, json_t *details,
+    const char *key, ngx_http_fluentai_vstr_t *s);
+static int ngx_http_fluentai_alias_field(json_t *body, json_t *details,
+    const char *camel, const char *snake, ngx_http_fluentai_vstr_t *s);
+
+
+long
+ngx_http_fluentai_utf8_count(const char *s, size_t len)
+{
+    long           n;
+    const u_char  *p, *last;
+
+    if (s == NULL) {
+        return len ? -1 : 0;
+    }
+
+    p = (const u_char *) s;
+    last = p + len;
+    n = 0;
+
+    while (p < last) {
+        if (*p < 0x80) {
+            p++;
+
+        } else if (ngx_http_fluentai_utf8_next(&p, last)
+                   == NGX_HTTP_FLUENTAI_UTF8_BAD)
+        {
+            return -1;
+        }
+
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * Decodes one code point at *p (p < last) and advances *p past it.
+ * Rejects truncated sequences, overlong forms, surrogates and values
+ * over U+10FFFF.
+ */
+
+static uint32_t
+ngx_http_fluentai_utf8_next(const u_char **p, const u_char *last)
+{
+    size_t         n, i;
+    uint32_t       c, min;
+    const u_char  *s;
+
+    s = *p;
+    c = *s;
+
+    if (c < 0x80) {
+        *p = s + 1;
+        return c;
+    }
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 1;
+        c &= 0x1f;
+        min = 0x80;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        c &= 0x0f;
+        min = 0x800;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        c &= 0x07;
+        min = 0x10000;
+
+    } else {
+        return NGX_HTTP_FLUENTAI_UTF8_BAD;
+    }
+
+    if ((size_t) (last - s) <= n) {
+        return NGX_HTTP_FLUENTAI_UTF8_BAD;
+    }
+
+    for (i = 1; i <= n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return NGX_HTTP_FLUENTAI_UTF8_BAD;
+        }
+
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return NGX_HTTP_FLUENTAI_UTF8_BAD;
+    }
+
+    *p = s + n + 1;
+
+    return c;
+}
+
+
+/* Unicode White_Space, plus U+FEFF (a stray byte order mark) */
+
+static int
+ngx_http_fluentai_is_space(uint32_t c)
+{
+    switch (c) {
+    case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:
+    case 0x20: case 0x85: case 0xa0: case 0x1680:
+    case 0x2028: case 0x2029: case 0x202f: case 0x205f:
+    case 0x3000: case 0xfeff:
+        return 1;
+    }
+
+    return c >= 0x2000 && c <= 0x200a;
+}
+
+
+/* C0, DEL and C1 */
+
+static int
+ngx_http_fluentai_is_control(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+
+static int
+ngx_http_fluentai_fail(json_t *details, const char *field, const char *msg,
+    const char *type)
+{
+    json_t  *e;
+
+    if (details != NULL && json_is_array(details)) {
+        e = json_pack("{s:[s,s],s:s,s:s}", "loc", "body", field,
+                      "msg", msg, "type", type);
+
+        if (e != NULL) {
+            json_array_append_new(details, e);
+        }
+    }
+
+    return 1;
+}
+
+
+static ngx_http_fluentai_field_e
+ngx_http_fluentai_field(json_t *body, const char *key,
+    ngx_http_fluentai_vstr_t *s)
+{
+    json_t  *v;
+
+    s->data = NULL;
+    s->len = 0;
+
+    if (body == NULL || !json_is_object(body)) {
+        return NGX_HTTP_FLUENTAI_FIELD_ABSENT;
+    }
+
+    v = json_object_get(body, key);
+
+    if (v == NULL) {
+        return NGX_HTTP_FLUENTAI_FIELD_ABSENT;
+    }
+
+    if (json_is_null(v)) {
+        return NGX_HTTP_FLUENTAI_FIELD_NULL;
+    }
+
+    if (!json_is_string(v)) {
+        return NGX_HTTP_FLUENTAI_FIELD_OTHER;
+    }
+
+    s->data = json_string_value(v);
+    s->len = json_string_length(v);
+
+    if (s->data == NULL) {
+        s->len = 0;
+        return NGX_HTTP_FLUENTAI_FIELD_OTHER;
+    }
+
+    return NGX_HTTP_FLUENTAI_FIELD_STRING;
+}
+
+
+/* the error for a required string field that is not a string */
+
+static int
+ngx_http_fluentai_field_error(json_t *details, const char *field,
+    ngx_http_fluentai_field_e kind)
+{
+    switch (kind) {
+
+    case NGX_HTTP_FLUENTAI_FIELD_ABSENT:
+        return ngx_http_fluentai_fail(details, field,
+                                      NGX_HTTP_FLUENTAI_MSG_MISSING,
+                                      NGX_HTTP_FLUENTAI_T_MISSING);
+
+    case NGX_HTTP_FLUENTAI_FIELD_NULL:
+        return ngx_http_fluentai_fail(details, field,
+                                      NGX_HTTP_FLUENTAI_MSG_NONE,
+                                      NGX_HTTP_FLUENTAI_T_NONE);
+
+    case NGX_HTTP_FLUENTAI_FIELD_OTHER:
+        return ngx_http_fluentai_fail(details, field,
+                                      NGX_HTTP_FLUENTAI_MSG_STR,
+                                      NGX_HTTP_FLUENTAI_T_STR);
+
+    default:
+        return 0;
+    }
+}
+
+
+/*
+ * A string of min..max code points (max 0: no limit), valid UTF-8,
+ * without NUL.
+ */
+
+static int
+ngx_http_fluentai_text(json_t *details, const char *field, const char *type,
+    ngx_http_fluentai_vstr_t *s, long min, long max)
+{
+    long   n;
+    char   msg[64];
+
+    n = ngx_http_fluentai_utf8_count(s->data, s->len);
+
+    if (n < 0) {
+        return ngx_http_fluentai_fail(details, field,
+                                      NGX_HTTP_FLUENTAI_MSG_UTF8, type);
+    }
+
+    if (s->len && memchr(s->data, '\0', s->len) != NULL) {
+        return ngx_http_fluentai_fail(details, field,
+                                      NGX_HTTP_FLUENTAI_MSG_NUL, type);
+    }
+
+    if (n < min) {
+        snprintf(msg, sizeof(msg),
+                 "ensure this value has at least %ld character%s",
+                 min, min == 1 ? "" : "s");
+        return ngx_http_fluentai_fail(details, field, msg, type);
+    }
+
+    if (max && n > max) {
+        snprintf(msg, sizeof(msg),
+                 "ensure this value has at most %ld characters", max);
+        return ngx_http_fluentai_fail(details, field, msg, type);
+    }
+
+    return 0;
+}
+
+
+/* trims s in place (on success) and checks the name rule */
+
+static int
+ngx_http_fluentai_check_name(json_t *details, ngx_http_fluentai_vstr_t *s)
+{
+    long           n, first, last_cp;
+    uint32_t       c;
+    const u_char  *p, *q, *last, *start, *end;
+    char           msg[64];
+
+    p = (const u_char *) s->data;
+    last = p + s->len;
+
+    start = NULL;
+    end = NULL;
+    first = 0;
+    last_cp = -1;
+    n = 0;
+
+    /* the trimmed bounds and their code point indexes */
+
+    while (p < last) {
+        q = p;
+        c = ngx_http_fluentai_utf8_next(&p, last);
+
+        if (c == NGX_HTTP_FLUENTAI_UTF8_BAD) {
+            return ngx_http_fluentai_fail(details, "name",
+                                          NGX_HTTP_FLUENTAI_MSG_UTF8,
+                                          NGX_HTTP_FLUENTAI_T_NAME);
+        }
+
+        if (!ngx_http_fluentai_is_space(c)) {
+            if (start == NULL) {
+                start = q;
+                first = n;
+            }
+
+            end = p;
+            last_cp = n;
+        }
+
+        n++;
+    }
+
+    n = last_cp - first + 1;
+
+    if (n < NGX_HTTP_FLUENTAI_NAME_MIN) {
+        snprintf(msg, sizeof(msg),
+                 "ensure this value has at least %d characters",
+                 NGX_HTTP_FLUENTAI_NAME_MIN);
+        return ngx_http_fluentai_fail(details, "name", msg,
+                                      NGX_HTTP_FLUENTAI_T_NAME);
+    }
+
+    if (n > NGX_HTTP_FLUENTAI_NAME_MAX) {
+        snprintf(msg, sizeof(msg),
+                 "ensure this value has at most %d characters",
+                 NGX_HTTP_FLUENTAI_NAME_MAX);
+        return ngx_http_fluentai_fail(details, "name", msg,
+                                      NGX_HTTP_FLUENTAI_T_NAME);
+    }
+
+    /* controls inside the trimmed name: "\tAnn\n" is just "Ann" */
+
+    for (p = start; p < end; /* void */) {
+        c = ngx_http_fluentai_utf8_next(&p, end);
+
+        if (ngx_http_fluentai_is_control(c)) {
+            return ngx_http_fluentai_fail(details, "name",
+                                          "value must not contain control "
+                                          "characters",
+                                          NGX_HTTP_FLUENTAI_T_NAME);
+        }
+    }
+
+    s->data = (const char *) start;
+    s->len = (size_t) (end - start);
+
+    return 0;
+}
+
+
+/*
+ * Copies the ASCII-white-space-trimmed, lower-cased email into
+ * out->email_buf and points out->email at it.  Returns the trimmed length
+ * (which may exceed the buffer: then nothing is copied).
+ */
+
+static size_t
+ngx_http_fluentai_email_copy(ngx_http_fluentai_vstr_t *s,
+    ngx_http_fluentai_credentials_t *out)
+{
+    size_t       len, i;
+    const char  *p;
+    u_char       c;
+
+    p = s->data;
+    len = s->len;
+
+    while (len && (p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r'))) {
+        p++;
+        len--;
+    }
+
+    while (len && (p[len - 1] == ' '
+                   || (p[len - 1] >= '\t' && p[len - 1] <= '\r')))
+    {
+        len--;
+    }
+
+    out->email_buf[0] = '\0';
+    out->email.data = out->email_buf;
+    out->email.len = 0;
+
+    if (len > NGX_HTTP_FLUENTAI_EMAIL_MAX) {
+        return len;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (u_char) p[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            c |= 0x20;
+        }
+
+        out->email_buf[i] = (char) c;
+    }
+
+    out->email_buf[len] = '\0';
+    out->email.len = len;
+
+    return len;
+}
+
+
+/* e is trimmed and lower-cased, len <= NGX_HTTP_FLUENTAI_EMAIL_MAX */
+
+static int
+ngx_http_fluentai_email_valid(const char *e, size_t len)
+{
+    size_t       i, at, label, dots;
+    const char  *d;
+    u_char       c;
+
+    at = len;
+
+    for (i = 0; i < len; i++) {
+        c = (u_char) e[i];
+
+        if (c == '@') {
+            if (at != len) {
+                return 0;
+            }
+
+            at = i;
+            continue;
+        }
+
+        if (at == len && (c <= 0x20 || c >= 0x7f)) {
+            return 0;
+        }
+    }
+
+    if (at == len || at == 0 || at > NGX_HTTP_FLUENTAI_LOCAL_MAX) {
+        return 0;
+    }
+
+    d = e + at + 1;
+    len -= at + 1;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    label = 0;
+    dots = 0;
+
+    for (i = 0; i <= len; i++) {
+
+        if (i == len || d[i] == '.') {
+            if (label == 0 || label > NGX_HTTP_FLUENTAI_LABEL_MAX
+                || d[i - label] == '-' || d[i - 1] == '-')
+            {
+                return 0;
+            }
+
+            if (i < len) {
+                dots++;
+            }
+
+            label = 0;
+            continue;
+        }
+
+        c = (u_char) d[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return 0;
+        }
+
+        label++;
+    }
+
+    return dots > 0;
+}
+
+
+/*
+ * http:// or https:// (scheme case-insensitive), a non-empty host,
+ * valid UTF-8, no white space, controls or characters that are never
+ * valid in a URL.
+ */
+
+static int
+ngx_http_fluentai_url_valid(const char *s, size_t len)
+{
+    size_t         i, skip;
+    uint32_t       c;
+    const u_char  *p, *last, *host, *host_end, *port;
+
+    p = (const u_char *) s;
+    last = p + len;
+
+    while (p < last) {
+        c = ngx_http_fluentai_utf8_next(&p, last);
+
+        if (c == NGX_HTTP_FLUENTAI_UTF8_BAD
+            || c == ' '
+            || ngx_http_fluentai_is_control(c)
+            || ngx_http_fluentai_is_space(c)
+            || c == '"' || c == '<' || c == '>' || c == '\\' || c == '`')
+        {
+            return 0;
+        }
+    }
+
+    if (len >= 7 && strncasecmp(s, "http://", 7) == 0) {
+        skip = 7;
+
+    } else if (len >= 8 && strncasecmp(s, "https://", 8) == 0) {
+        skip = 8;
+
+    } else {
+        return 0;
+    }
+
+    /* authority: up to the path, query or fragment */
+
+    host = (const u_char *) s + skip;
+    last = (const u_char *) s + len;
+
+    for (p = host; p < last; p++) {
+        if (*p == '/' || *p == '?' || *p == '#') {
+            break;
+        }
+    }
+
+    host_end = p;
+
+    /* skip userinfo */
+
+    for (p = host_end; p > host; p--) {
+        if (p[-1] == '@') {
+            host = p;
+            break;
+        }
+    }
+
+    port = NULL;
+
+    if (host < host_end && *host == '[') {
+        for (p = host; p < host_end && *p != ']'; p++) { /* void */ }
+
+        if (p == host_end || p - host < 3) {
+            return 0;
+        }
+
+        if (p + 1 < host_end) {
+            if (p[1] != ':') {
+                return 0;
+            }
+
+            port = p + 2;
+        }
+
+    } else {
+        for (p = host; p < host_end && *p != ':'; p++) { /* void */ }
+
+        if (p == host) {
+            return 0;
+        }
+
+        if (p < host_end) {
+            port = p + 1;
+        }
+    }
+
+    if (port != NULL) {
+        for (i = 0; port + i < host_end; i++) {
+            if (port[i] < '0' || port[i] > '9' || i == 5) {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+/* a required string field: fills s or appends the type/missing error */
+
+static int
+ngx_http_fluentai_string_field(json_t *body, json_t *details,
+    const char *key, ngx_http_fluentai_vstr_t *s)
+{
+    ngx_http_fluentai_field_e  kind;
+
+    kind = ngx_http_fluentai_field(body, key, s);
+
+    if (kind == NGX_HTTP_FLUENTAI_FIELD_STRING) {
+        return 0;
+    }
+
+    return ngx_http_fluentai_field_error(details, key, kind);
+}
+
+
+/*
+ * camel or snake; camel wins when it is present and not null.  Errors
+ * name the camel field.
+ */
+
+static int
+ngx_http_fluentai_alias_field(json_t *body, json_t *details,
+    const char *camel, const char *snake, ngx_http_fluentai_vstr_t *s)
+{
+    ngx_http_fluentai_field_e  kind, alt;
+
+    kind = ngx_http_fluentai_field(body, camel, s);
+
+    if (kind == NGX_HTTP_FLUENTAI_FIELD_ABSENT
+        || kind == NGX_HTTP_FLUENTAI_FIELD_NULL)
+    {
+        alt = ngx_http_fluentai_field(body, snake, s);
+
+        if (alt != NGX_HTTP_FLUENTAI_FIELD_ABSENT) {
+            kind = (kind == NGX_HTTP_FLUENTAI_FIELD_NULL
+                    && alt == NGX_HTTP_FLUENTAI_FIELD_NULL)
+                   ? NGX_HTTP_FLUENTAI_FIELD_NULL : alt;
+        }
+    }
+
+    if (kind == NGX_HTTP_FLUENTAI_FIELD_STRING) {
+        return 0;
+    }
+
+    return ngx_http_fluentai_field_error(details, camel, kind);
+}
+
+
+int
+ngx_http_fluentai_validate_register(json_t *body, json_t *details,
+    ngx_http_fluentai_credentials_t *out)
+{
+    int                       bad;
+    size_t                    len;
+    ngx_http_fluentai_vstr_t  email;
+
+    memset(out, 0, sizeof(ngx_http_fluentai_credentials_t));
+    out->remember = 1;
+    out->email.data = out->email_buf;
+
+    bad = 0;
+
+    if (ngx_http_fluentai_string_field(body, details, "name", &out->name)) {
+        bad++;
+
+    } else if (ngx_http_fluentai_check_name(details, &out->name)) {
+        bad++;
+    }
+
+    if (ngx_http_fluentai_string_field(body, details, "email", &email)) {
+        bad++;
+
+    } else {
+        len = ngx_http_fluentai_email_copy(&email, out);
+
+        if (len > NGX_HTTP_FLUENTAI_EMAIL_MAX
+            || !ngx_http_fluentai_email_valid(out->email_buf, len))
+        {
+            bad += ngx_http_fluentai_fail(details, "email",
+                                          NGX_HTTP_FLUENTAI_MSG_EMAIL,
+                                          NGX_HTTP_FLUENTAI_T_EMAIL);
+        }
+    }
+
+    if (ngx_http_fluentai_string_field(body, details, "password",
+                                       &out->password))
+    {
+        bad++;
+
+    } else {
+        bad += ngx_http_fluentai_text(details, "password",
+                                      NGX_HTTP_FLUENTAI_T_PASSWORD,
+                                      &out->password,
+                                      NGX_HTTP_FLUENTAI_PASSWORD_MIN,
+                                      NGX_HTTP_FLUENTAI_PASSWORD_MAX);
+    }
+
+    return bad;
+}
+
+
+int
+ngx_http_fluentai_validate_login(json_t *body, json_t *details,
+    ngx_http_fluentai_credentials_t *out)
+{
+    int                       bad;
+    size_t                    len;
+    json_t                   *v;
+    ngx_http_fluentai_vstr_t  email;
+
+    memset(out, 0, sizeof(ngx_http_fluentai_credentials_t));
+    out->remember = 1;
+    out->email.data = out->email_buf;
+
+    bad = 0;
+
+    if (ngx_http_fluentai_string_field(body, details, "email", &email)) {
+        bad++;
+
+    } else {
+        len = ngx_http_fluentai_email_copy(&email, out);
+
+        if (len == 0
+            || len > NGX_HTTP_FLUENTAI_EMAIL_MAX
+            || memchr(out->email_buf, '\0', len) != NULL
+            || ngx_http_fluentai_utf8_count(out->email_buf, len) < 0)
+        {
+            bad += ngx_http_fluentai_fail(details, "email",
+                                          NGX_HTTP_FLUENTAI_MSG_EMAIL,
+                                          NGX_HTTP_FLUENTAI_T_EMAIL);
+        }
+    }
+
+    if (ngx_http_fluentai_string_field(body, details, "password",
+                                       &out->password))
+    {
+        bad++;
+
+    } else {
+        bad += ngx_http_fluentai_text(details, "password",
+                                      NGX_HTTP_FLUENTAI_T_PASSWORD,
+                                      &out->password, 1,
+                                      NGX_HTTP_FLUENTAI_PASSWORD_MAX);
+    }
+
+    v = (body != NULL && json_is_object(body))
+        ? json_object_get(body, "remember") : NULL;
+
+    if (v != NULL) {
+        if (json_is_boolean(v)) {
+            out->remember = json_is_true(v);
+
+        } else {
+            bad += ngx_http_fluentai_fail(details, "remember",
+                                          NGX_HTTP_FLUENTAI_MSG_BOOL,
+                                          NGX_HTTP_FLUENTAI_T_BOOL);
+        }
+    }
+
+    return bad;
+}
+
+
+int
+ngx_http_fluentai_validate_profile(json_t *body, json_t *details,
+    ngx_http_fluentai_profile_update_t *out)
+{
+    int                        bad;
+    ngx_http_fluentai_field_e  kind;
+
+    memset(out, 0, sizeof(ngx_http_fluentai_profile_update_t));
+
+    bad = 0;
+
+    /* name: absent = unchanged, null is an error */
+
+    kind = ngx_http_fluentai_field(body, "name", &out->name);
+
+    if (kind == NGX_HTTP_FLUENTAI_FIELD_STRING) {
+        if (ngx_http_fluentai_check_name(details, &out->name)) {
+            bad++;
+
+        } else {
+            out->set_name = 1;
+        }
+
+    } else if (kind != NGX_HTTP_FLUENTAI_FIELD_ABSENT) {
+        bad += ngx_http_fluentai_field_error(details, "name", kind);
+    }
+
+    /* avatar: absent = unchanged, null or "" = clear */
+
+    kind = ngx_http_fluentai_field(body, "avatar", &out->avatar);
+
+    switch (kind) {
+
+    case NGX_HTTP_FLUENTAI_FIELD_ABSENT:
+        break;
+
+    case NGX_HTTP_FLUENTAI_FIELD_NULL:
+        out->set_avatar = 1;
+        break;
+
+    case NGX_HTTP_FLUENTAI_FIELD_STRING:
+        if (out->avatar.len == 0) {
+            out->avatar.data = NULL;
+            out->set_avatar = 1;
+
+        } else if (out->avatar.len > NGX_HTTP_FLUENTAI_AVATAR_MAX) {
+            bad += ngx_http_fluentai_fail(details, "avatar",
+                                          "ensure this value has at most "
+                                          "500 bytes",
+                                          NGX_HTTP_FLUENTAI_T_URL);
+
+        } else if (!ngx_http_fluentai_url_valid(out->avatar.data,
+                                                out->avatar.len))
+        {
+            bad += ngx_http_fluentai_fail(details, "avatar",
+                                          NGX_HTTP_FLUENTAI_MSG_URL,
+                                          NGX_HTTP_FLUENTAI_T_URL);
+
+        } else {
+            out->set_avatar = 1;
+        }
+
+        break;
+
+    default:
+        bad += ngx_http_fluentai_field_error(details, "avatar", kind);
+        break;
+    }
+
+    /* bio: absent = unchanged, null = clear */
+
+    kind = ngx_http_fluentai_field(body, "bio", &out->bio);
+
+    switch (kind) {
+
+    case NGX_HTTP_FLUENTAI_FIELD_ABSENT:
+        break;
+
+    case NGX_HTTP_FLUENTAI_FIELD_NULL:
+        out->set_bio = 1;
+        break;
+
+    case NGX_HTTP_FLUENTAI_FIELD_STRING:
+        if (ngx_http_fluentai_text(details, "bio", NGX_HTTP_FLUENTAI_T_BIO,
+                                   &out->bio, 0, NGX_HTTP_FLUENTAI_BIO_MAX))
+        {
+            bad++;
+
+        } else {
+            out->set_bio = 1;
+        }
+
+        break;
+
+    default:
+        bad += ngx_http_fluentai_field_error(details, "bio", kind);
+        break;
+    }
+
+    if (bad) {
+        out->set_name = 0;
+        out->set_avatar = 0;
+        out->set_bio = 0;
+    }
+
+    return bad;
+}
+
+
+int
+ngx_http_fluentai_validate_password_change(json_t *body, json_t *details,
+    ngx_http_fluentai_password_change_t *out)
+{
+    int  bad;
+
+    memset(out, 0, sizeof(ngx_http_fluentai_password_change_t));
+
+    bad = 0;
+
+    if (ngx_http_fluentai_alias_field(body, details, "currentPassword",
+                                      "current_password", &out->current))
+    {
+        bad++;
+
+    } else {
+        bad += ngx_http_fluentai_text(details, "currentPassword",
+                                      NGX_HTTP_FLUENTAI_T_PASSWORD,
+                                      &out->current, 1,
+                                      NGX_HTTP_FLUENTAI_PASSWORD_MAX);
+    }
+
+    if (ngx_http_fluentai_alias_field(body, details, "newPassword",
+                                      "new_password", &out->new_password))
+    {
+        bad++;
+
+    } else {
+        bad += ngx_http_fluentai_text(details, "newPassword",
+                                      NGX_HTTP_FLUENTAI_T_PASSWORD,
+                                      &out->new_password,
+                                      NGX_HTTP_FLUENTAI_PASSWORD_MIN,
+                                      NGX_HTTP_FLUENTAI_PASSWORD_MAX);
+    }
+
+    return bad;
+}
