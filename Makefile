@@ -23,4 +23,49 @@ $(BUILD)/nginx/objs/Makefile: config | $(NGX_SRC)/configure
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_fluentai_module.so $@
+	cp $(BUILD)/nginx/objs/ngx_http_fluentai_module.so $@.tmp
+	mv -f $@.tmp $@
+
+# ---------------------------------------------------------------------------
+# Development targets: deps, unit, test, migrate, run, clean.
+# `make test` = deps + build + unit tests + nginx suites (t/run-suites).
+# TEST_NGINX_* variables (USE_VALGRIND, USE_HUP, ...) pass through the
+# environment to the suites.
+
+UNIT_LIB_SRCS := src/ngx_http_fluentai_jwt.c src/ngx_http_fluentai_token.c \
+                 src/ngx_http_fluentai_password.c src/ngx_http_fluentai_validate.c
+UNIT_TESTS    := $(wildcard t/unit/*_test.c)
+UNIT_BINS     := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_TESTS))
+UNIT_CFLAGS   ?= -std=gnu99 -Wall -Wextra -Werror -g
+UNIT_LIBS     := -ljansson -lcrypto -largon2 -lcrypt
+
+.PHONY: deps unit test migrate run clean
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/unit/%: t/unit/%.c $(UNIT_LIB_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/unit
+	gcc $(UNIT_CFLAGS) -Isrc $< $(UNIT_LIB_SRCS) $(UNIT_LIBS) -o $@
+
+unit: $(UNIT_BINS)
+ifeq ($(strip $(UNIT_TESTS)),)
+	@echo "unit: no t/unit/*_test.c yet; skipping"
+else
+	prove --exec '' $(UNIT_BINS)
+endif
+
+test: deps
+	$(MAKE) build
+	$(MAKE) unit
+	t/run-suites
+
+migrate:
+	@scripts/run.sh migrate
+
+run: deps
+	$(MAKE) build
+	@scripts/run.sh run
+
+clean:
+	rm -rf $(BUILD) t/servroot*

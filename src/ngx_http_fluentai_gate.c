@@ -20,7 +20,13 @@ ngx_http_fluentai_access_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
 
-    if (!lcf->auth_jwt || r->method == NGX_HTTP_OPTIONS || r != r->main) {
+    /* the endpoints authenticate by themselves */
+
+    if (!lcf->auth_jwt
+        || lcf->endpoint != NGX_HTTP_FLUENTAI_EP_NONE
+        || r->method == NGX_HTTP_OPTIONS
+        || r != r->main)
+    {
         return NGX_DECLINED;
     }
 

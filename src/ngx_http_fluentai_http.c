@@ -134,6 +134,8 @@ ngx_http_fluentai_ctx_cleanup(void *data)
 {
     ngx_http_fluentai_ctx_t *ctx = data;
 
+    ngx_http_fluentai_pw_job_t  *job;
+
     ngx_http_fluentai_pg_cancel(&ctx->pg);
 
     if (ctx->body) {
@@ -146,8 +148,18 @@ ngx_http_fluentai_ctx_cleanup(void *data)
         ctx->user = NULL;
     }
 
-    if (ctx->job) {
-        ngx_explicit_memzero(ctx->job, sizeof(ngx_http_fluentai_pw_job_t));
+    job = ctx->job;
+
+    if (job) {
+        if (job->password) {
+            ngx_explicit_memzero(job->password, job->password_len);
+        }
+
+        if (job->new_password) {
+            ngx_explicit_memzero(job->new_password, job->new_password_len);
+        }
+
+        ngx_explicit_memzero(job, sizeof(ngx_http_fluentai_pw_job_t));
     }
 }
 
@@ -212,8 +224,9 @@ ngx_http_fluentai_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_fluentai_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                            "payload_too_large", NULL);
+        return ngx_http_fluentai_send_error(r,
+                                         NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "payload_too_large", NULL);
     }
 
     if (ngx_http_fluentai_json_type(r) != NGX_OK) {

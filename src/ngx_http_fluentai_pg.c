@@ -59,6 +59,7 @@ struct ngx_http_fluentai_pg_pool_s {
     ngx_uint_t                       connecting;
     ngx_msec_t                       backoff;
     ngx_msec_t                       retry_at;
+    time_t                           wait_logged;
     unsigned                         down:1;
 };
 
@@ -945,9 +946,17 @@ ngx_http_fluentai_pg_wait_timeout(ngx_event_t *ev)
         pr->waiting = 0;
     }
 
-    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                  "fluentai: no database connection within %M ms",
-                  ngx_http_fluentai_pg_pool->mcf->timeout);
+    /* once a second at most, however many requests time out */
+
+    if (ngx_time() != ngx_http_fluentai_pg_pool->wait_logged) {
+        ngx_http_fluentai_pg_pool->wait_logged = ngx_time();
+
+        ngx_log_error(NGX_LOG_WARN, ngx_http_fluentai_pg_pool->log, 0,
+                      "fluentai: no database connection within %M ms, "
+                      "%ui requests waiting",
+                      ngx_http_fluentai_pg_pool->mcf->timeout,
+                      ngx_http_fluentai_pg_pool->nwaiting);
+    }
 
     ngx_http_fluentai_pg_unavailable(pr, "database_unavailable", 0);
 }

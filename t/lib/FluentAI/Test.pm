@@ -1,0 +1,245 @@
+package FluentAI::Test;
+
+# Helpers for multi-step scenario tests (state such as tokens between
+# requests), which the Test::Nginx block format cannot express.
+#
+#   use Test::More;
+#   use FluentAI::Test;
+#
+#   start_nginx(main_config => fluentai_main_config(),
+#               http_config => fluentai_http_config(),
+#               config      => fluentai_locations());
+#   my $r = api(POST => '/auth/register',
+#               json => { name => 'Ann', email => unique_email('ann'),
+#                         password => 'correct horse' });
+#   is $r->{status}, 200;
+#   my $t = $r->{json}{access_token};
+#   $r = api(GET => '/auth/profile',
+#            headers => { Authorization => "Bearer $t" });
+#   is psql('SELECT count(*) FROM users WHERE email = $1', $email), 1;
+#   stop_nginx();
+#   done_testing;
+#
+# nginx handling (config generation, TEST_NGINX_USE_VALGRIND,
+# TEST_NGINX_USE_HUP, servroot, port) is shared with Test::Nginx::Socket
+# through t/lib/Test/Nginx/Util.pm.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use HTTP::Tiny;
+use IPC::Run ();
+use JSON::PP ();
+use Test::More ();
+use Test::Nginx::Util ();
+use Time::HiRes ();
+
+die "FluentAI::Test needs the project's t/lib/Test/Nginx/Util.pm, got "
+    . "$INC{'Test/Nginx/Util.pm'}\n"
+    unless $Test::Nginx::Util::FLUENTAI_RUNNER;
+
+our @EXPORT = qw(
+    start_nginx stop_nginx reload_nginx api psql error_log error_log_mark
+    error_log_since unique_email json_encode json_decode server_port
+    data_dir base_url fluentai_main_config fluentai_http_config
+    fluentai_locations
+);
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+my $LogMark = 0;       # error log offset at the last start/reload
+
+sub json_encode { $JSON->encode($_[0]) }
+sub json_decode { my $d = eval { $JSON->decode($_[0]) }; $d }
+
+sub server_port { Test::Nginx::Util::server_port() }
+sub base_url { 'http://127.0.0.1:' . server_port() }
+sub data_dir {
+    return $ENV{TEST_NGINX_DATA} if $ENV{TEST_NGINX_DATA};
+    require Cwd;
+    return Cwd::getcwd() . '/t/data';
+}
+
+# Standard configuration of the module for scenario tests: the contract's
+# directives with test-sized argon2 parameters.  %o overrides/extends.
+sub fluentai_main_config {
+    my (%o) = @_;
+    my $threads = $o{threads} // 2;
+    return "thread_pool fluentai threads=$threads max_queue="
+           . ($o{max_queue} // 1024) . ";\n" . ($o{extra} // '');
+}
+
+sub fluentai_http_config {
+    my (%o) = @_;
+    my $conninfo = $o{database} // $ENV{TEST_NGINX_PG_CONNINFO}
+        // die "TEST_NGINX_PG_CONNINFO is not set (run via t/run-suites)\n";
+    my $key = $o{jwt_secret_file} // data_dir() . '/jwt.key';
+    my %d = (
+        fluentai_database          => qq{"$conninfo"},
+        fluentai_jwt_secret_file   => $key,
+        fluentai_access_token_ttl  => $o{access_token_ttl} // '30m',
+        fluentai_refresh_token_ttl => $o{refresh_token_ttl} // '7d',
+        fluentai_password_hash     => $o{password_hash} // 'm=1024 t=1 p=1',
+        fluentai_thread_pool       => 'fluentai',
+    );
+    $d{fluentai_cors_origins} = $o{cors_origins} if $o{cors_origins};
+    my $out = '';
+    for my $k (sort keys %d) {
+        $out .= "    $k $d{$k};\n";
+    }
+    return $out . ($o{extra} // '');
+}
+
+my @Endpoints = (
+    ['/auth/register',        'register'],
+    ['/auth/login',           'login'],
+    ['/auth/refresh',         'refresh'],
+    ['/auth/logout',          'logout'],
+    ['/auth/profile',         'profile'],
+    ['/user/profile',         'user_profile'],
+    ['/user/change-password', 'change_password'],
+    ['/health',               'health'],
+);
+
+sub fluentai_locations {
+    my (%o) = @_;
+    return join '', map {
+        "    location = $_->[0] { fluentai_endpoint $_->[1]; }\n"
+    } @Endpoints;
+}
+
+# start_nginx(main_config => ..., http_config => ..., config => ...)
+# Under TEST_NGINX_USE_HUP a running server is reloaded instead.
+# Returns true on success; a failure is a failed test (and returns false).
+sub start_nginx {
+    my (%a) = @_;
+    my $pos = Test::Nginx::Util::error_log_size();
+    my $r = Test::Nginx::Util::start_server(
+        name        => $0,
+        main_config => $a{main_config},
+        http_config => $a{http_config},
+        config      => $a{config},
+    );
+    $LogMark = $r->{reloaded} ? $pos : 0;
+    unless ($r->{ok}) {
+        Test::More::fail("nginx started");
+        Test::More::diag($r->{error} // 'unknown error');
+        return 0;
+    }
+    return 1;
+}
+
+# reload_nginx(%config): like start_nginx, but always through SIGHUP when a
+# server runs (without valgrind); checks nothing else.
+sub reload_nginx {
+    my (%a) = @_;
+    local $Test::Nginx::Util::UseHup = 1
+        unless $Test::Nginx::Util::UseValgrind;
+    return start_nginx(%a);
+}
+
+# stop_nginx(): QUIT and wait; one test that fails on [alert]/[crit]/[emerg]
+# in the log since the last start (allow => qr/.../ to accept some lines),
+# or on a valgrind report.
+sub stop_nginx {
+    my (%a) = @_;
+    my @problems = Test::Nginx::Util::stop_server();
+    my @bad = Test::Nginx::Util::fatal_log_lines(
+        Test::Nginx::Util::read_error_log($LogMark));
+    @bad = grep { $_ !~ $a{allow} } @bad if $a{allow};
+    my $ok = Test::More::ok(!@problems && !@bad,
+        "nginx stopped cleanly: no [alert]/[crit]/[emerg]"
+        . ($Test::Nginx::Util::UseValgrind ? ', no valgrind errors' : ''));
+    Test::More::diag($_) for @problems, @bad;
+    return $ok;
+}
+
+sub error_log { Test::Nginx::Util::read_error_log(0) }
+sub error_log_mark { Test::Nginx::Util::error_log_size() }
+sub error_log_since { Test::Nginx::Util::read_error_log($_[0] // 0) }
+
+my $Http;
+sub _http {
+    $Http ||= HTTP::Tiny->new(
+        keep_alive => 0,
+        timeout    => 10 * Test::Nginx::Util::timeout_factor(),
+        agent      => 'fluentai-test/1',
+        max_redirect => 0,
+    );
+    return $Http;
+}
+
+# api($method, $path, headers => {...}, json => $data | body => $raw)
+# -> { status, headers (lower-case keys; repeated ones joined by ", "),
+#      body, json (decoded or undef) }
+sub api {
+    my ($method, $path, %a) = @_;
+    my %h = %{ $a{headers} // {} };
+    my $opt = { headers => \%h };
+    if (exists $a{json}) {
+        $opt->{content} = $JSON->encode($a{json});
+        $h{'Content-Type'} //= 'application/json'
+            unless grep { lc $_ eq 'content-type' } keys %h;
+    } elsif (defined $a{body}) {
+        $opt->{content} = $a{body};
+    }
+    my $url = $path =~ m{^https?://} ? $path : base_url() . $path;
+    my $res = _http()->request($method, $url, $opt);
+    my %hdr;
+    while (my ($k, $v) = each %{ $res->{headers} // {} }) {
+        $hdr{lc $k} = ref $v ? join(', ', @$v) : $v;
+    }
+    my $body = $res->{content} // '';
+    my $out = {
+        status  => $res->{status},
+        reason  => $res->{reason},
+        headers => \%hdr,
+        body    => $body,
+        json    => json_decode($body),
+    };
+    if ($res->{status} == 599) {
+        Test::More::diag("api $method $path: $body");
+    }
+    return $out;
+}
+
+# psql($sql, @bind): $1, $2, ... in $sql are bound (as SQL literals; undef
+# is NULL).  Returns the trimmed output (-A -t: unaligned, tuples only,
+# columns separated by "|", rows by "\n").  Dies on SQL errors.
+sub psql {
+    my ($sql, @bind) = @_;
+    my $conninfo = $ENV{TEST_NGINX_PG_CONNINFO}
+        // die "TEST_NGINX_PG_CONNINFO is not set (run via t/run-suites)\n";
+    my @vars;
+    $sql =~ s{\$(\d+)\b}{
+        my $i = $1;
+        die "psql: no value for \$$i\n" if $i < 1 || $i > @bind;
+        defined $bind[$i - 1] ? ":'fluentai_p$i'" : 'NULL'
+    }ge;
+    for my $i (1 .. @bind) {
+        push @vars, '-v', "fluentai_p$i=$bind[$i - 1]"
+            if defined $bind[$i - 1];
+    }
+    my @cmd = ('psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+               @vars, '-d', $conninfo, '-f', '-');
+    my ($out, $err) = ('', '');
+    my $in = $sql;
+    $in .= ';' unless $in =~ /;\s*\z/;
+    $in .= "\n";
+    IPC::Run::run(\@cmd, \$in, \$out, \$err)
+        or die "psql failed ($?): $err\nSQL: $sql\n";
+    $out =~ s/^\s+|\s+$//g;
+    return $out;
+}
+
+my $EmailSeq = 0;
+sub unique_email {
+    my ($prefix) = @_;
+    $prefix //= 'user';
+    $prefix = lc $prefix;
+    $prefix =~ s/[^a-z0-9._+-]+/-/g;
+    my $t = int(Time::HiRes::time() * 1000);
+    return sprintf '%s-%d-%d-%d@example.com', $prefix, $$, $t, ++$EmailSeq;
+}
+
+1;
