@@ -500,8 +500,10 @@ sub race {
             sleep 0.05;
         }
     }
-    # distinct new hashes, not used by any other test: '71'..'7a' for tok '77'
-    my @new = map { substr($tok, 1, 1) . sprintf('%x', $_) } 1 .. $n;
+    # distinct new hashes, used by no other test and never equal to $tok:
+    # '31'..'3a' for the first race, '41'..'4a' for the second
+    my $prefix = $tok eq '77' ? '3' : '4';
+    my @new = map { $prefix . sprintf('%x', $_) } 1 .. $n;
     my @pids = map {
         spawn(undef, $PSQL, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', conninfo($db),
               '-c', 'SELECT status FROM fluentai_refresh(' . hex32($tok) . ', '
