@@ -69,3 +69,6 @@ run: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+# Targets that live with their own files.
+include $(wildcard bench/bench.mk fuzz/fuzz.mk docs/docs.mk)
