@@ -354,16 +354,23 @@ ngx_http_fluentai_bearer_parse(const u_char *value, size_t len,
 
     start = p;
 
+    /* RFC 6750 b64token: verification rejects what a JWT cannot hold */
+
     while (p < end
            && ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
                || (*p >= '0' && *p <= '9')
-               || *p == '-' || *p == '_' || *p == '.'))
+               || *p == '-' || *p == '_' || *p == '.' || *p == '~'
+               || *p == '+' || *p == '/'))
     {
         p++;
     }
 
     if (p == start) {
         return -1;
+    }
+
+    while (p < end && *p == '=') {
+        p++;
     }
 
     *token = start;

@@ -66,7 +66,8 @@ int ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
 
 /*
  * Parses an Authorization header value: "Bearer" (case-insensitive),
- * one or more spaces, a token of base64url characters and dots, optional
+ * one or more spaces, an RFC 6750 b64token (letters, digits, "-._~+/",
+ * then any "="; verification rejects what a JWT cannot contain), optional
  * trailing spaces or tabs; leading spaces or tabs are skipped.  Sets
  * *token and *token_len to the token inside value.
  * Returns 0 on success, -1 if the value is not a bearer credential.

@@ -958,9 +958,9 @@ ngx_http_fluentai_test_bearer(void)
         { "Bearer x y", NULL },
         { "Bearerx", NULL },
         { "Bearer\tx", NULL },
-        { "Bearer x=", NULL },
-        { "Bearer x+y", NULL },
-        { "Bearer x/y", NULL },
+        { "Bearer x=", "x=" },                 /* RFC 6750 b64token */
+        { "Bearer x+y/z~==", "x+y/z~==" },
+        { "Bearer x=y", NULL },
         { "Bearer x,", NULL },
         { "Bearer\xc3\xa9 x", NULL },
         { "", NULL },
