@@ -322,6 +322,12 @@ ngx_http_fluentai_pg_dispatch(ngx_http_fluentai_pg_pool_t *pool)
         ngx_http_fluentai_pg_run(conn, pr);
     }
 
+    if (!ngx_queue_empty(&pool->waiting)) {
+        /* a connection may have been closed: replace it */
+        ngx_http_fluentai_pg_grow(pool);
+        return;
+    }
+
     if (ngx_exiting || ngx_terminate) {
         while (!ngx_queue_empty(&pool->idle)) {
             q = ngx_queue_head(&pool->idle);
@@ -349,6 +355,9 @@ ngx_http_fluentai_pg_run(ngx_http_fluentai_pg_conn_t *conn,
     conn->state = NGX_HTTP_FLUENTAI_PG_BUSY;
     conn->req = pr;
     pr->conn = conn;
+
+    /* a running query keeps a shutting down worker alive */
+    conn->timer.cancelable = 0;
 
     q = pr->query;
     sql = &ngx_http_fluentai_sql[q->sql];
@@ -573,6 +582,8 @@ ngx_http_fluentai_pg_park(ngx_http_fluentai_pg_conn_t *conn)
     if (conn->timer.timer_set) {
         ngx_del_timer(&conn->timer);
     }
+
+    conn->timer.cancelable = 1;
 
     conn->state = NGX_HTTP_FLUENTAI_PG_IDLE;
     conn->in_idle = 1;
