@@ -58,6 +58,7 @@ endif
 test: deps
 	$(MAKE) build
 	$(MAKE) unit
+	$(MAKE) fuzz-regress
 	t/run-suites
 
 migrate:

@@ -10,7 +10,7 @@ PKGS=(
     postgresql
     libtest-base-perl libtext-diff-perl libipc-run-perl
     liblist-moreutils-perl libwww-perl liburi-perl
-    valgrind wrk
+    valgrind wrk clang libclang-rt-dev
 )
 
 missing=()
