@@ -1162,7 +1162,8 @@ static ngx_int_t
 ngx_http_fluentai_pg_resolve(ngx_conf_t *cf, char *host, char *addr)
 {
     int               rc;
-    struct addrinfo   hints, *res;
+    size_t            len;
+    struct addrinfo   hints, *res, *ai;
 
     if (ngx_strchr(host, ',')) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1184,9 +1185,21 @@ ngx_http_fluentai_pg_resolve(ngx_conf_t *cf, char *host, char *addr)
         return NGX_ERROR;
     }
 
-    (void) ngx_sock_ntop(res->ai_addr, res->ai_addrlen, (u_char *) addr,
-                         NGX_SOCKADDR_STRLEN - 1, 0);
-    addr[ngx_strlen(addr)] = '\0';
+    /* IPv4 first: "localhost" must not land on ::1 the server ignores */
+
+    for (ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            break;
+        }
+    }
+
+    if (ai == NULL) {
+        ai = res;
+    }
+
+    len = ngx_sock_ntop(ai->ai_addr, ai->ai_addrlen, (u_char *) addr,
+                        NGX_SOCKADDR_STRLEN - 1, 0);
+    addr[len] = '\0';
 
     freeaddrinfo(res);
 
