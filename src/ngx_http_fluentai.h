@@ -161,6 +161,7 @@ struct ngx_http_fluentai_ctx_s {
     json_t                         *body;
     json_t                         *user;
     ngx_http_fluentai_step_pt       resume;
+    ngx_event_t                     task_timer;      /* see task.c */
     ngx_http_fluentai_pw_job_t     *job;
     ngx_http_fluentai_pg_req_t      pg;
     ngx_http_fluentai_query_t       query;

@@ -138,6 +138,10 @@ ngx_http_fluentai_ctx_cleanup(void *data)
 
     ngx_http_fluentai_pg_cancel(&ctx->pg);
 
+    if (ctx->task_timer.timer_set) {
+        ngx_del_timer(&ctx->task_timer);
+    }
+
     if (ctx->body) {
         json_decref(ctx->body);
         ctx->body = NULL;

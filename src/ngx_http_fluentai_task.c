@@ -16,6 +16,7 @@
 static void ngx_http_fluentai_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_fluentai_task_event(ngx_event_t *ev);
 static void ngx_http_fluentai_task_resume(ngx_http_request_t *r);
+static void ngx_http_fluentai_task_timer(ngx_event_t *ev);
 
 
 /*
@@ -50,6 +51,17 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
 
     ctx->task_done = 0;
     ctx->resume = resume;
+
+    /*
+     * A gracefully exiting worker (reload, quit) waits only for timers
+     * that are not cancelable, and a running task holds none: this one
+     * keeps the worker until the task is done and the request answered.
+     */
+
+    ctx->task_timer.handler = ngx_http_fluentai_task_timer;
+    ctx->task_timer.data = r;
+    ctx->task_timer.log = r->connection->log;
+    ngx_add_timer(&ctx->task_timer, 60000);
 
     r->main->blocked++;
     r->aio = 1;
@@ -100,10 +112,22 @@ ngx_http_fluentai_task_event(ngx_event_t *ev)
     r->aio = 0;
     ctx->task_done = 1;
 
+    if (ctx->task_timer.timer_set) {
+        ngx_del_timer(&ctx->task_timer);
+    }
+
     /* ours, or nginx's finalizer if the request was aborted meanwhile */
     r->write_event_handler(r);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_fluentai_task_timer(ngx_event_t *ev)
+{
+    /* still in the thread pool queue or hashing: keep waiting */
+    ngx_add_timer(ev, 60000);
 }
 
 

@@ -1,0 +1,524 @@
+#!/usr/bin/perl
+# PostgreSQL goes away and comes back (scenario style).
+#
+#   t/run-suites t/outage.t
+#
+# Part 1, under load (skipped under TEST_NGINX_USE_VALGRIND: valgrind runs
+# nginx as one process, ~50x slower, so a load run measures valgrind):
+#   4 forked client processes (this file's own load generator: wrk cannot
+#   tell which request got which answer, and the test needs per-request
+#   start/end times and the email of every registration answered 200) run
+#   GET /auth/profile, POST /auth/login and POST /auth/register in turn on
+#   keep-alive connections against 2 workers with a pool of 4 connections
+#   each.  After ~1 s PostgreSQL is stopped ("pg_ctl stop -m fast"), after
+#   ~1.5 s started again with the options it ran with (postmaster.opts), and
+#   the load goes on ~2.5 s.  Asserted:
+#     - no worker crashed ("exited on signal"), no [alert]/[crit]/[emerg];
+#     - no transport error (every request got a complete HTTP answer);
+#     - every non-2xx answer is the contract's JSON 503 with code
+#       database_unavailable or overloaded (never a 500, never HTML);
+#     - before the stop everything succeeded; while the database was down
+#       nothing succeeded and requests were answered (fail fast, no hang);
+#     - the first success after "pg_ctl start" returned came within 1 s,
+#       and from 1.5 s on every request succeeded;
+#     - every registration answered 200 is in the database (none lost);
+#     - no connection leaked: the module's backends in pg_stat_activity
+#       (application_name=fluentai-outage) <= workers x pool size, and each
+#       worker holds at most pool-size sockets more than at startup.
+#   Figures (recovery time, requests during the outage and their statuses)
+#   are printed as TAP notes.
+# Part 2, sequential (runs under valgrind too): with the database stopped,
+#   every endpoint that needs it answers a JSON 503 at once (health:
+#   {"status":"unhealthy","database":"unavailable"}; logout: 503 rather
+#   than a false success); after the restart the same session works again.
+#
+# PostgreSQL is started again at the end whatever happens (END block):
+# the other suites of the run share the cluster.
+
+use strict;
+use warnings;
+
+use Test::More;
+use FluentAI::Test;
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+my $TF = Test::Nginx::Util::timeout_factor();
+my $VALGRIND = $Test::Nginx::Util::UseValgrind;
+my $MAIN_PID = $$;
+my $WORKERS = 2;
+my $POOL = 4;
+my $APP = 'fluentai-outage';
+
+for my $v (qw(TEST_NGINX_PG_CTL TEST_NGINX_PG_PGDATA TEST_NGINX_PG_CONNINFO)) {
+    plan skip_all => "$v is not set (run via t/run-suites)"
+        unless $ENV{$v};
+}
+
+# ------------------------------------------------------------- PostgreSQL
+
+sub shq { my $s = shift; $s =~ s/'/'\\''/g; return "'$s'" }
+
+# the options the cluster runs with: from postmaster.opts (written by the
+# postmaster at start), else rebuilt from the TEST_NGINX_PG_* variables
+my $PGDATA = $ENV{TEST_NGINX_PG_PGDATA};
+my $PG_OPTS = do {
+    my $opts = '';
+    if (open my $fh, '<', "$PGDATA/postmaster.opts") {
+        local $/;
+        my $line = <$fh>;
+        close $fh;
+        my @tok = $line =~ /"((?:[^"\\]|\\.)*)"/g;
+        my @keep;
+        while (@tok) {
+            my $t = shift @tok;
+            if ($t eq '-D') { shift @tok; next }
+            push @keep, $t;
+        }
+        $opts = join ' ', map { shq($_) } @keep;
+    }
+    $opts || join ' ', map { shq($_) }
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', "port=$ENV{TEST_NGINX_PG_PORT}",
+        '-c', "unix_socket_directories=$ENV{TEST_NGINX_PG_HOST}",
+        '-c', 'fsync=off', '-c', 'max_connections=200';
+};
+my $PG_LOG = dirname($PGDATA) . '/pg.log';
+
+sub pg_running {
+    return system("$ENV{TEST_NGINX_PG_CTL} status >/dev/null 2>&1") == 0;
+}
+
+sub pg_stop {
+    return system("$ENV{TEST_NGINX_PG_CTL} -m fast stop >/dev/null 2>&1")
+           == 0;
+}
+
+sub pg_start {
+    return system("$ENV{TEST_NGINX_PG_CTL} -t 60 -l " . shq($PG_LOG)
+                  . ' -o ' . shq($PG_OPTS) . ' start >/dev/null 2>&1') == 0;
+}
+
+sub ensure_pg_running {
+    return unless defined $MAIN_PID && $$ == $MAIN_PID;
+    return if pg_running();
+    pg_start() or warn "# outage.t: could not start PostgreSQL again!\n";
+}
+
+END { ensure_pg_running() }
+
+ok pg_running(), 'PostgreSQL runs at the start';
+
+# ------------------------------------------------------------- nginx
+
+Test::Nginx::Util::workers($WORKERS);
+Test::Nginx::Util::log_level('notice');   # load: keep the log small
+
+start_nginx(
+    main_config => fluentai_main_config(threads => 2),
+    http_config => fluentai_http_config(
+        database => "$ENV{TEST_NGINX_PG_CONNINFO} application_name=$APP",
+        extra    => "    fluentai_database_pool size=$POOL;\n"
+                  . "    fluentai_database_timeout 2s;\n"),
+    config => fluentai_locations(),
+) or BAIL_OUT('nginx did not start');
+
+sub worker_pids {
+    return () if $VALGRIND;
+    my $m = Test::Nginx::Util::_read_pidfile() or return ();
+    return Test::Nginx::Util::_children_of($m);
+}
+
+sub sockets_of {
+    my ($pid) = @_;
+    opendir my $dh, "/proc/$pid/fd" or return -1;
+    my $n = grep { (readlink("/proc/$pid/fd/$_") // '') =~ /^socket:/ }
+            grep { /^\d+$/ } readdir $dh;
+    closedir $dh;
+    return $n;
+}
+
+my @WPIDS = worker_pids();
+my %BASE_SOCKETS = map { $_ => sockets_of($_) } @WPIDS;
+
+sub backends {
+    return psql('SELECT count(*) FROM pg_stat_activity '
+                . 'WHERE application_name = $1', $APP);
+}
+
+my $email = unique_email('outage');
+my $password = 'outage password';
+my $reg = api(POST => '/auth/register',
+              json => { name => 'Outage', email => $email,
+                        password => $password });
+is $reg->{status}, 200, 'setup: register';
+my $ACCESS = $reg->{json}{access_token} // '';
+
+# ------------------------------------------------------------- load generator
+
+my $PORT = server_port();
+
+sub build_request {
+    my ($method, $path, $body, $auth) = @_;
+    my $r = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$PORT\r\n";
+    $r .= "Authorization: Bearer $auth\r\n" if $auth;
+    if (defined $body) {
+        $r .= "Content-Type: application/json\r\nContent-Length: "
+              . length($body) . "\r\n";
+    }
+    return $r . "\r\n" . ($body // '');
+}
+
+# one request on the client's keep-alive connection; returns the record
+sub do_request {
+    my ($st, $raw, $timeout) = @_;
+    my $rec = { t0 => time };
+    my $reused = $st->{sock} ? 1 : 0;
+    unless ($st->{sock}) {
+        $st->{sock} = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                            PeerPort => $PORT,
+                                            Proto => 'tcp',
+                                            Timeout => $timeout);
+        unless ($st->{sock}) {
+            $rec->{err} = "connect: $!";
+            $rec->{t1} = time;
+            return $rec;
+        }
+        binmode $st->{sock};
+    }
+    my $s = $st->{sock};
+    my ($off, $buf, $err) = (0, '', undef);
+    while ($off < length $raw) {
+        my $n = syswrite $s, $raw, length($raw) - $off, $off;
+        unless (defined $n && $n > 0) { $err = "write: $!"; last }
+        $off += $n;
+    }
+    my ($status, $body, $close);
+    my $sel = IO::Select->new($s);
+    my $deadline = time + $timeout;
+    while (!$err) {
+        my $left = $deadline - time;
+        if ($left <= 0 || !$sel->can_read($left)) { $err = 'timeout'; last }
+        my $n = sysread $s, $buf, 65536, length $buf;
+        if (!defined $n) { $err = "read: $!"; last }
+        if ($n == 0) { $err = 'eof'; last }
+        my $i = index($buf, "\r\n\r\n");
+        next if $i < 0;
+        my $head = substr($buf, 0, $i);
+        my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
+        $cl //= 0;
+        next if length($buf) < $i + 4 + $cl;
+        ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
+        $body = substr($buf, $i + 4, $cl);
+        $close = $head =~ /^Connection:\s*close/mi ? 1 : 0;
+        $rec->{ct} = ($head =~ /^Content-Type:\s*([^\r\n;]+)/mi)[0] // '';
+        last;
+    }
+    if ($err) {
+        $rec->{err} = $err;
+        $rec->{reused} = $reused;
+        $rec->{got} = length $buf;
+        close $s;
+        delete $st->{sock};
+    } else {
+        $rec->{st} = $status // 0;
+        my $j = json_decode($body);
+        $rec->{json} = ref $j eq 'HASH' ? 1 : 0;
+        $rec->{code} = $j->{code} if ref $j eq 'HASH' && $j->{code};
+        $rec->{uemail} = $j->{user}{email}
+            if ref $j eq 'HASH' && ref $j->{user} eq 'HASH';
+        if ($close) { close $s; delete $st->{sock} }
+    }
+    $rec->{t1} = time;
+    return $rec;
+}
+
+sub load_start {
+    my (%o) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    my @pids;
+    for my $c (0 .. $o{clients} - 1) {
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            $SIG{PIPE} = 'IGNORE';
+            $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+            open my $out, '>', "$dir/c$c" or POSIX::_exit(1);
+            my $st = {};
+            my $hard = time + $o{max_seconds};
+            my $i = 0;
+            while (!-e "$dir/stop" && time < $hard) {
+                my $q = $o{next}->($c, $i++);
+                my $rec = do_request($st, $q->{raw}, 10);
+                $rec->{k} = $q->{kind};
+                $rec->{email} = $q->{email} if $q->{email};
+                $rec->{c} = $c;
+                print $out json_encode($rec), "\n";
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    return { dir => $dir, pids => \@pids };
+}
+
+sub load_stop {
+    my ($l) = @_;
+    if (open my $fh, '>', "$l->{dir}/stop") { close $fh }
+    waitpid $_, 0 for @{ $l->{pids} };
+    my @recs;
+    for my $f (glob "$l->{dir}/c*") {
+        open my $fh, '<', $f or next;
+        while (my $line = <$fh>) {
+            my $r = json_decode($line);
+            push @recs, $r if $r;
+        }
+        close $fh;
+    }
+    return sort { $a->{t0} <=> $b->{t0} } @recs;
+}
+
+sub summary {
+    my %t;
+    for (@_) {
+        my $k = $_->{err} ? "transport error ($_->{err})"
+              : $_->{st} . ($_->{code} ? " $_->{code}" : '');
+        $t{$k}++;
+    }
+    return join(', ', map { "$_ x$t{$_}" } sort keys %t) || 'none';
+}
+
+# ------------------------------------------------------------- part 1: load
+
+SKIP: {
+    skip 'load run under valgrind: valgrind runs nginx as a single process '
+         . '~50x slower, a load run would only measure valgrind', 18
+        if $VALGRIND;
+
+    my $run = "$$-" . int(time);
+    my $next = sub {
+        my ($c, $i) = @_;
+        my $n = ($c + $i) % 3;
+        if ($n == 0) {
+            return { kind => 'profile',
+                     raw => build_request(GET => '/auth/profile', undef,
+                                          $ACCESS) };
+        }
+        if ($n == 1) {
+            my $b = json_encode({ email => $email, password => $password });
+            return { kind => 'login',
+                     raw => build_request(POST => '/auth/login', $b) };
+        }
+        my $e = "outage-reg-$run-c$c-$i\@example.com";
+        my $b = json_encode({ name => 'Load', email => $e,
+                              password => 'load password' });
+        return { kind => 'register', email => $e,
+                 raw => build_request(POST => '/auth/register', $b) };
+    };
+
+    my $mark = error_log_mark();
+    my $load = load_start(clients => 4, next => $next, max_seconds => 30);
+    sleep 1.0;
+    my $t_stop_cmd = time;
+    my $stopped = pg_stop();
+    my $t_stopped = time;
+    sleep 1.5;
+    my $t_start_cmd = time;
+    my $started = pg_start();
+    my $t_ready = time;
+    sleep 2.5;
+    my @recs = load_stop($load);
+    my $t_end = time;
+
+    ok $stopped, 'pg_ctl stop -m fast';
+    ok $started, 'pg_ctl start (same options as before)';
+
+    my @before = grep { $_->{t1} < $t_stop_cmd } @recs;
+    my @down = grep { $_->{t0} >= $t_stopped && $_->{t1} <= $t_start_cmd }
+               @recs;
+    my @window = grep { $_->{t0} >= $t_stop_cmd && $_->{t0} < $t_ready }
+                 @recs;
+    my @after = grep { $_->{t0} >= $t_ready } @recs;
+    my @late = grep { $_->{t0} >= $t_ready + 1.5 } @recs;
+
+    note sprintf 'load: %d requests in %.1f s (%s)', scalar(@recs),
+        $t_end - $recs[0]{t0}, summary(@recs);
+    note sprintf 'PostgreSQL: stop took %.2f s, down %.2f s, start took '
+        . '%.2f s', $t_stopped - $t_stop_cmd, $t_start_cmd - $t_stopped,
+        $t_ready - $t_start_cmd;
+    note 'before the stop: ' . summary(@before);
+    note sprintf 'outage window (from "pg_ctl stop" to "pg_ctl start" '
+        . 'returning, %.2f s): %d requests: %s', $t_ready - $t_stop_cmd,
+        scalar(@window), summary(@window);
+    note 'after the restart: ' . summary(@after);
+
+    is scalar(grep { $_->{err} } @recs), 0,
+        'no transport error: every request got a complete HTTP answer'
+        or diag summary(grep { $_->{err} } @recs);
+    my @not503 = grep {
+        !$_->{err}
+        && !($_->{st} =~ /^2/
+             || ($_->{st} == 503 && $_->{json}
+                 && ($_->{code} // '')
+                    =~ /^(?:database_unavailable|overloaded)$/
+                 && $_->{ct} eq 'application/json'))
+    } @recs;
+    is scalar(@not503), 0, 'every non-2xx is a JSON 503 database_unavailable '
+        . 'or overloaded' or diag summary(@not503);
+    ok @before > 20, 'load ran before the stop (' . scalar(@before) . ')';
+    is scalar(grep { $_->{err} || $_->{st} !~ /^2/ } @before), 0,
+        'before the stop: all succeeded';
+    ok @down > 10, 'requests were answered while the database was down ('
+        . scalar(@down) . '): fail fast, no hang';
+    is scalar(grep { !$_->{err} && $_->{st} =~ /^2/ } @down), 0,
+        'while the database was down nothing succeeded';
+
+    my ($first) = sort { $a->{t1} <=> $b->{t1} }
+                  grep { !$_->{err} && $_->{st} =~ /^2/
+                         && $_->{t0} >= $t_stopped } @recs;
+    my $recovery = $first ? $first->{t1} - $t_ready : undef;
+    note sprintf 'first success after the restart: %.3f s after "pg_ctl '
+        . 'start" returned (%.3f s after it was issued)', $recovery,
+        $first->{t1} - $t_start_cmd if $first;
+    my ($last_fail) = sort { $b->{t1} <=> $a->{t1} }
+                      grep { $_->{err} || $_->{st} !~ /^2/ } @recs;
+    note sprintf 'last failure: %.3f s after "pg_ctl start" returned',
+        $last_fail->{t1} - $t_ready if $last_fail;
+    ok $first, 'requests succeeded again after the restart';
+    cmp_ok $recovery // 99, '<=', 1.0,
+        'the first success came within 1 s of PostgreSQL being back';
+    ok @late > 20, 'load ran after the recovery (' . scalar(@late) . ')';
+    is scalar(grep { $_->{err} || $_->{st} !~ /^2/ } @late), 0,
+        'from 1.5 s after the restart on, every request succeeded'
+        or diag summary(grep { $_->{err} || $_->{st} !~ /^2/ } @late);
+
+    # nothing lost: every 200 registration is in the database
+    my @regs = grep { $_->{k} eq 'register' && !$_->{err} && $_->{st} == 200 }
+               @recs;
+    is scalar(grep { ($_->{uemail} // '') ne $_->{email} } @regs), 0,
+        'every 200 registration returned its own user';
+    my $list = '{' . join(',', map { $_->{email} } @regs) . '}';
+    is psql('SELECT count(*) FROM users WHERE email = ANY($1::text[])',
+            $list), scalar(@regs),
+        'all ' . scalar(@regs) . ' registrations answered 200 are in the '
+        . 'database';
+    my $failed_regs = grep { $_->{k} eq 'register' && ($_->{err}
+                                                     || $_->{st} != 200) }
+                      @recs;
+    note "registrations: " . scalar(@regs) . " x 200, $failed_regs failed";
+
+    # no leak
+    my $b = backends();
+    note "module backends in pg_stat_activity after the run: $b";
+    cmp_ok $b, '<=', $WORKERS * $POOL,
+        "module backends <= workers x pool size ($WORKERS x $POOL)";
+    my %extra;
+    my $deadline = time + 5;
+    while (1) {
+        %extra = map { $_ => sockets_of($_) - $BASE_SOCKETS{$_} } @WPIDS;
+        last if !grep { $_ > $POOL } values %extra or time > $deadline;
+        sleep 0.1;
+    }
+    ok !grep({ $_ > $POOL || $_ < -1 } values %extra),
+       'each worker holds at most pool-size sockets more than at startup ('
+       . join(', ', map { sprintf '%d: %+d', $_, $extra{$_} }
+              sort keys %extra) . ')';
+    my $log = error_log_since($mark);
+    unlike $log, qr/exited on signal/, 'no worker crashed during the outage';
+    like $log, qr/database connection restored/,
+        'the pool logged the recovery';
+}
+
+# ------------------------------------------------------------- part 2: sequential
+
+sub bearer { return { Authorization => "Bearer $_[0]" } }
+
+sub json_503_ok {
+    my ($r, $what) = @_;
+    ok $r->{status} == 503
+       && ($r->{headers}{'content-type'} // '') =~ m{^application/json}
+       && ($r->{json}{code} // '') eq 'database_unavailable'
+       && ($r->{json}{status_code} // 0) == 503
+       && ($r->{json}{error} // '') eq 'service_unavailable',
+       "database down: $what answers JSON 503 database_unavailable"
+        or diag "$r->{status} $r->{body}";
+}
+
+{
+    my $l = api(POST => '/auth/login', json => { email => $email,
+                                                 password => $password });
+    is $l->{status}, 200, 'sequential: login while the database is up';
+    my $access = $l->{json}{access_token} // '';
+    my $refresh = $l->{json}{refresh_token} // '';
+
+    ok pg_stop(), 'sequential: PostgreSQL stopped';
+    my $t0 = time;
+    json_503_ok(api(GET => '/auth/profile', headers => bearer($access)),
+                'GET /auth/profile');
+    json_503_ok(api(POST => '/auth/login',
+                    json => { email => $email, password => $password }),
+                'login');
+    json_503_ok(api(POST => '/auth/register',
+                    json => { name => 'Down', email => unique_email('down'),
+                              password => 'down password' }),
+                'register');
+    json_503_ok(api(POST => '/auth/refresh',
+                    json => { refresh_token => $refresh }), 'refresh');
+    json_503_ok(api(PUT => '/user/profile', headers => bearer($access),
+                    json => { bio => 'x' }), 'PUT /user/profile');
+    json_503_ok(api(POST => '/user/change-password',
+                    headers => bearer($access),
+                    json => { currentPassword => $password,
+                              newPassword => 'another password' }),
+                'change-password');
+    json_503_ok(api(POST => '/auth/logout', headers => bearer($access)),
+                'logout (no false success)');
+    my $dt = time - $t0;
+    cmp_ok $dt, '<', 7 * 2 * $TF, sprintf 'sequential: the 7 answers came '
+        . 'fast (%.2f s)', $dt;
+
+    # health caches a success for 1 s per worker
+    my $h;
+    my $deadline = time + 5 * $TF;
+    while (time < $deadline) {
+        $h = api(GET => '/health');
+        last if $h->{status} == 503;
+        sleep 0.2;
+    }
+    is $h->{status}, 503, 'sequential: health 503';
+    is_deeply $h->{json}, { status => 'unhealthy', database => 'unavailable' },
+        'sequential: health body';
+
+    ok pg_start(), 'sequential: PostgreSQL started';
+    my $t_up = time;
+    my $r;
+    $deadline = time + 10 * $TF;
+    while (time < $deadline) {
+        $r = api(GET => '/auth/profile', headers => bearer($access));
+        last if $r->{status} == 200;
+        sleep 0.05;
+    }
+    my $rec = time - $t_up;
+    is $r->{status}, 200, 'sequential: the same session works again';
+    note sprintf 'sequential recovery: %.3f s', $rec;
+    cmp_ok $rec, '<=', $VALGRIND ? 15 : 1.5,
+        'sequential: recovered quickly';
+    is api(POST => '/auth/refresh', json => { refresh_token => $refresh })
+       ->{status}, 200, 'sequential: the refresh token still works (the '
+       . 'failed refresh did not rotate it)';
+    is api(GET => '/health')->{status}, 200, 'sequential: health 200';
+    cmp_ok backends(), '<=', $VALGRIND ? $POOL : $WORKERS * $POOL,
+        'sequential: module backends within the pool size';
+}
+
+ensure_pg_running();
+ok pg_running(), 'PostgreSQL runs at the end';
+unlike error_log(), qr/exited on signal/, 'no worker crashed';
+stop_nginx();
+
+done_testing;
