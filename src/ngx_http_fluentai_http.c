@@ -266,12 +266,12 @@ ngx_http_fluentai_json_type(ngx_http_request_t *r)
     u_char     *p, *end;
     ngx_str_t   type;
 
-    if (r->headers_in.content_type == NULL) {
-        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
-            return NGX_DECLINED;
-        }
-
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
         return NGX_OK;
+    }
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
     }
 
     type = r->headers_in.content_type->value;

@@ -233,6 +233,19 @@ sub run_test ($) {
         return;
     }
 
+    # valgrind: a server kept for an identical config is stopped (and its
+    # memcheck report checked) once the config changes
+    if ($Test::Nginx::Util::UseValgrind
+        && Test::Nginx::Util::server_running()
+        && !Test::Nginx::Util::valgrind_reusable(%cfg))
+    {
+        my @p = Test::Nginx::Util::stop_server();
+        if (@p) {
+            fail("$name - previous nginx shut down cleanly");
+            diag($_) for @p;
+        }
+    }
+
     my $pos_block = Test::Nginx::Util::error_log_size();
     my $r = Test::Nginx::Util::start_server(%cfg);
     $pos_block = 0 unless $r->{reloaded};    # fresh servroot: a new log
@@ -334,10 +347,10 @@ sub run_test ($) {
     }
 
     my @problems;
-    unless ($Test::Nginx::Util::UseHup) {
-        @problems = Test::Nginx::Util::stop_server();
+    if ($Test::Nginx::Util::UseHup || $Test::Nginx::Util::UseValgrind) {
+        sleep 0.05;    # kept running: reloaded, or reused while unchanged
     } else {
-        sleep 0.05;
+        @problems = Test::Nginx::Util::stop_server();
     }
     _check_fatal($block, $name, Test::Nginx::Util::read_error_log($pos_block));
     if (@problems) {

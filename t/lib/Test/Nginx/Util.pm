@@ -257,6 +257,14 @@ sub _read_pidfile {
     return $d =~ /(\d+)/ ? $1 : undef;
 }
 
+# a valgrind server is running with exactly the config %a would generate
+sub valgrind_reusable {
+    my (%a) = @_;
+    return 0 unless $UseValgrind && !$a{must_die} && server_running()
+                    && $Server{valgrind} && defined $Server{conf};
+    return $Server{conf} eq gen_config(%a);
+}
+
 sub server_running {
     return $Server{pid} && $Server{owner} == $$ && _pid_alive($Server{pid});
 }
@@ -273,6 +281,12 @@ sub start_server {
 
     if ($UseHup && !$a{must_die} && server_running()) {
         return reload_server($conf, $name);
+    }
+
+    # valgrind: starting nginx costs seconds, so a block whose config is
+    # the running one's reuses it (its memcheck report is read at stop)
+    if (valgrind_reusable(%a)) {
+        return { ok => 1, reloaded => 1 };
     }
 
     stop_server_quietly() if server_running();
@@ -302,7 +316,7 @@ sub start_server {
             _default_signals();
             exec @vg, @cmd or POSIX::_exit(127);
         }
-        %Server = (pid => $pid, valgrind => 1, owner => $$);
+        %Server = (pid => $pid, valgrind => 1, owner => $$, conf => $conf);
         my $deadline = time + 60;
         while (time < $deadline) {
             my $r = waitpid($pid, WNOHANG);
