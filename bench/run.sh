@@ -1,0 +1,890 @@
+#!/usr/bin/env bash
+# `make bench`: start the real stack (PostgreSQL 15 in a throwaway cluster,
+# nginx with the module and a bench configuration), seed users, run the
+# loads with wrk / pgbench / argon2_rate, and print a markdown table that is
+# also written to bench/results/<date>.md.  See bench/README.md.
+#
+# Bounded: each load <= 15 s (BENCH_DURATION, default 10), the whole run
+# <= BENCH_BUDGET seconds (default 290; the memory phase uses what is left).
+# Everything started here is stopped on exit (by pid, never by name).  A
+# missed target is reported, not an error: the exit status is non-zero only
+# when the stack cannot be set up or a tool is missing.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$TOP/bench"
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+NGINX=${NGINX:-/usr/sbin/nginx}
+MODULE=${FLUENTAI_MODULE_SO:-$TOP/build/ngx_http_fluentai_module.so}
+ARGON2_RATE=${ARGON2_RATE:-$TOP/build/bench/argon2_rate}
+WRK=${WRK:-wrk}
+PGBENCH=${PGBENCH:-$PG_BIN/pgbench}
+RESULTS=${BENCH_RESULTS:-$BENCH/results}
+
+NPROC=$(nproc)
+WORKERS=${BENCH_WORKERS:-$NPROC}           # nginx worker_processes
+POOL_THREADS=${BENCH_POOL_THREADS:-2}      # thread_pool bench threads=
+DB_POOL=${BENCH_DB_POOL:-8}                # fluentai_database_pool size=
+CONNS=${BENCH_CONNS:-64}                   # profile/refresh concurrency
+HASH_CONNS=${BENCH_HASH_CONNS:-16}         # login/register concurrency
+WRK_THREADS=${BENCH_WRK_THREADS:-$NPROC}
+DURATION=${BENCH_DURATION:-10}             # seconds per load
+HASH_SECONDS=${BENCH_HASH_SECONDS:-4}      # argon2_rate run
+USERS=${BENCH_USERS:-10000}
+CHAINS=${BENCH_CHAINS:-$((CONNS * 4))}     # refresh chains for wrk
+MEM_REQUESTS=${BENCH_MEM_REQUESTS:-1000000}
+BUDGET=${BENCH_BUDGET:-290}
+FSYNC=${BENCH_FSYNC:-off}
+PACE=${BENCH_PACE:-50}                     # paced load, % of saturation
+PERF=${BENCH_PERF:-0}                      # 1: perf record the workers
+PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6} "       # a subset, for development
+ARGON2_M=19456 ARGON2_T=2 ARGON2_P=1       # production parameters
+PASSWORD=bench-password-1
+ACCESS_TTL=3600
+REFRESH_TTL=604800 SHORT_TTL=86400         # the module's defaults
+
+[ "$DURATION" -le 15 ] || DURATION=15
+[ "$DURATION" -ge 2 ] || DURATION=2
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# tools
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found ($2)"; }
+need "$WRK" "make deps installs wrk"
+need "$PGBENCH" "PostgreSQL 15: make deps"
+need "$PG_BIN/initdb" "PostgreSQL 15: make deps"
+need "$PG_BIN/pg_ctl" "PostgreSQL 15: make deps"
+need psql "make deps"
+need perl "perl"
+need "$NGINX" "make deps"
+[ -f "$MODULE" ] || die "$MODULE not built (make build)"
+[ -x "$ARGON2_RATE" ] || die "$ARGON2_RATE not built (make bench builds it)"
+
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+free_port() {
+    perl -MIO::Socket::INET -e \
+        'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                     LocalPort => 0)->sockport, "\n"'
+}
+
+# ---------------------------------------------------------------------------
+# state, cleanup
+
+D=
+PG_STARTED=0
+BG_PIDS=()
+T0=$SECONDS
+LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
+STAMP=$(date -u +%Y-%m-%d-%H%M%S)
+START_UTC=$(date -u '+%Y-%m-%d %H:%M:%S')
+RUN_ID=$(date +%s)$$
+
+cleanup() {
+    local rc=$? pid i
+    trap - EXIT INT TERM
+    for pid in "${BG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${BG_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ -n "$D" ] && [ -f "$D/nginx/nginx.pid" ]; then
+        pid=$(cat "$D/nginx/nginx.pid" 2>/dev/null || true)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill -QUIT "$pid" 2>/dev/null || true
+            for i in $(seq 1 50); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    fi
+    if [ "$PG_STARTED" = 1 ]; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$D/pg/data" -m fast -w stop \
+            >/dev/null 2>&1 || true
+    fi
+    if [ -n "$D" ] && [ -d "$D" ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
+        rm -rf "$D"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+D=$(mktemp -d /tmp/fluentai-bench.XXXXXX)
+chmod 0755 "$D"
+mkdir -p "$D/pg/data" "$D/pg/sock" "$D/nginx/logs" "$D/nginx/tmp" "$D/out"
+[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$D/pg"
+
+COMMANDS="$D/commands.txt"
+RAW="$D/raw.txt"
+: > "$COMMANDS"
+: > "$RAW"
+
+# paths in the report: the temp dir as $BENCH_TMP, the repository relative
+rel() { sed -e "s|$D|\$BENCH_TMP|g" -e "s|$TOP/||g"; }
+
+# a command (or a "# comment") for the report's command list
+record() { printf '%s\n' "$*" | rel >> "$COMMANDS"; }
+
+elapsed() { echo $((SECONDS - T0)); }
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+
+PGPORT_B=$(free_port)
+log "PostgreSQL: initdb in $D/pg (fsync=$FSYNC)"
+as_postgres "$PG_BIN/initdb" -D "$D/pg/data" -A trust -U postgres \
+    --encoding UTF8 --locale C >"$D/pg/initdb.log" 2>&1 \
+    || { cat "$D/pg/initdb.log" >&2; die "initdb failed"; }
+PG_OPTS="-c listen_addresses= -c port=$PGPORT_B"
+PG_OPTS+=" -c unix_socket_directories=$D/pg/sock -c fsync=$FSYNC"
+PG_OPTS+=" -c max_connections=300"
+record "# setup (as postgres): initdb, start, schema"
+record "$PG_BIN/initdb -D $D/pg/data -A trust -U postgres --encoding UTF8 --locale C"
+record "$PG_BIN/pg_ctl -D $D/pg/data -w -l $D/pg/pg.log -o '$PG_OPTS' start"
+PG_STARTED=1
+as_postgres "$PG_BIN/pg_ctl" -D "$D/pg/data" -w -t 60 -l "$D/pg/pg.log" \
+    -o "$PG_OPTS" start >/dev/null \
+    || { cat "$D/pg/pg.log" >&2; die "PostgreSQL failed to start"; }
+
+DB=fluentai_bench
+CONNINFO="host=$D/pg/sock port=$PGPORT_B dbname=$DB user=postgres"
+export PGHOST="$D/pg/sock" PGPORT="$PGPORT_B" PGUSER=postgres PGDATABASE=$DB
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $DB"
+bash "$TOP/sql/migrate.sh" "$CONNINFO" >/dev/null
+record "psql -c 'CREATE DATABASE $DB'; sql/migrate.sh '$CONNINFO'"
+
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+
+# ---------------------------------------------------------------------------
+# seed: USERS users with one precomputed argon2id hash (production
+# parameters), one session each (profile), CHAINS sessions with a refresh
+# token each (wrk refresh chains), CONNS sessions for pgbench's refresh
+# chains.
+
+log "seeding $USERS users, $CHAINS refresh chains"
+record "# seed: one hash for all users, then the SQL of bench/run.sh (users, sessions, chains)"
+record "printf %s $PASSWORD | $ARGON2_RATE -e -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P"
+HASH=$(printf '%s' "$PASSWORD" \
+       | "$ARGON2_RATE" -e -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P)
+
+q -v hash="$HASH" -v n="$USERS" -v chains="$CHAINS" -v conns="$CONNS" \
+  -v run="$RUN_ID" <<'EOF'
+CREATE FUNCTION pg_temp.b64url(b bytea) RETURNS text LANGUAGE sql AS
+$$ SELECT rtrim(translate(encode(b, 'base64'), E'+/\n', '-_'), '=') $$;
+
+INSERT INTO users (email, name, hashed_password)
+SELECT format('u%s@bench.test', lpad(i::text, 6, '0')),
+       format('Bench User %s', lpad(i::text, 6, '0')), :'hash'
+  FROM generate_series(1, :n) i;
+
+-- profile: one session per user
+CREATE TABLE bench_sessions (i int PRIMARY KEY, sid uuid, uid uuid);
+WITH s AS (
+    INSERT INTO sessions (user_id, expires_at, remember)
+    SELECT id, now() + interval '1 day', true
+      FROM users WHERE email LIKE 'u%@bench.test' ORDER BY email
+    RETURNING id, user_id)
+INSERT INTO bench_sessions SELECT row_number() OVER (), id, user_id FROM s;
+
+-- wrk refresh chains: a session and an unused refresh token each; the
+-- token is 32 bytes in base64url (43 characters), stored as its SHA-256,
+-- exactly like the module's
+CREATE TABLE bench_chains (i int PRIMARY KEY, sid uuid, token text);
+WITH s AS (
+    INSERT INTO sessions (user_id, expires_at, remember)
+    SELECT uid, now() + interval '7 days', true
+      FROM bench_sessions WHERE i <= :chains
+    RETURNING id)
+INSERT INTO bench_chains (i, sid, token)
+SELECT row_number() OVER (), id,
+       pg_temp.b64url(sha256(convert_to(:'run' || ':wrk:' || id, 'UTF8')))
+  FROM s;
+INSERT INTO refresh_tokens (hash, session_id)
+SELECT sha256(convert_to(token, 'UTF8')), sid FROM bench_chains;
+
+-- pgbench refresh chains: client c starts with the token hash
+-- sha256('pg:<c>:0') and rotates it to sha256('pg:<c>:1'), ...
+CREATE TABLE bench_pg_chains (c int PRIMARY KEY, sid uuid);
+WITH s AS (
+    INSERT INTO sessions (user_id, expires_at, remember)
+    SELECT uid, now() + interval '7 days', true
+      FROM bench_sessions WHERE i <= :conns
+    RETURNING id)
+INSERT INTO bench_pg_chains SELECT row_number() OVER () - 1, id FROM s;
+INSERT INTO refresh_tokens (hash, session_id)
+SELECT sha256(convert_to('pg:' || c || ':0', 'UTF8')), sid
+  FROM bench_pg_chains;
+EOF
+q -c 'VACUUM ANALYZE'
+
+# ---------------------------------------------------------------------------
+# tokens: access tokens for the profile sessions, signed with the bench
+# secret like the module signs them; refresh tokens of the chains
+
+SECRET="$D/nginx/jwt.key"
+(umask 077 && head -c 48 /dev/urandom | base64 -w0 > "$SECRET")
+TOKENS="$D/out/access.tokens"
+REFRESH_TOKENS="$D/out/refresh.tokens"
+q -F ' ' -c 'SELECT sid, uid FROM bench_sessions ORDER BY i' \
+    | perl "$BENCH/mint.pl" "$SECRET" "$ACCESS_TTL" > "$TOKENS"
+record "psql -At -F ' ' -c 'SELECT sid, uid FROM bench_sessions ORDER BY i' | $BENCH/mint.pl $SECRET $ACCESS_TTL > $TOKENS"
+q -c 'SELECT token FROM bench_chains ORDER BY i' > "$REFRESH_TOKENS"
+
+# ---------------------------------------------------------------------------
+# pgbench scripts: the module's own statements (bench/sql_of.pl reads them
+# from src/), parameters as pgbench variables
+
+SQL_FILE="$TOP/src/ngx_http_fluentai_sql.c"
+PROFILE_SQL=$(perl "$BENCH/sql_of.pl" "$SQL_FILE" fluentai_profile)
+REFRESH_SQL=$(perl "$BENCH/sql_of.pl" "$SQL_FILE" fluentai_refresh)
+
+# profile: $1 session id, $2 user id.  Each client picks a random seeded
+# session on its first transaction and again on ~1 % of them (one extra
+# primary-key SELECT), so the load spreads over many users like wrk's.
+{
+    echo '\set r random(1, 100)'
+    echo '\if :picked = 0 or :r = 1'
+    echo "\\set i random(1, $USERS)"
+    echo 'SELECT sid, uid FROM bench_sessions WHERE i = :i \gset'
+    echo '\set picked 1'
+    echo '\endif'
+    printf '%s;\n' "$(printf '%s' "$PROFILE_SQL" \
+                      | sed -e 's/\$1/:sid/g' -e 's/\$2/:uid/g')"
+} > "$D/out/profile.pgbench"
+
+# refresh: $1 old hash, $2 new hash, $3 ttl, $4 short ttl.  Client c walks
+# its own chain sha256('pg:c:0') -> sha256('pg:c:1') -> ...; the hashes are
+# computed by sha256() in the statement (the module sends them as bytea
+# parameters; sha256 of a short string costs about a microsecond).
+OLD="sha256(convert_to('pg:' || :client_id::text || ':' || :k::text, 'UTF8'))"
+NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
+{
+    echo '\set n :k + 1'
+    printf '%s;\n' "$(printf '%s' "$REFRESH_SQL" \
+                      | sed -e "s/\\\$1/$OLD/" -e "s/\\\$2/$NEW/" \
+                            -e 's/\$3/:ttl/' -e 's/\$4/:short/')"
+    echo '\set k :n'
+} > "$D/out/refresh.pgbench"
+
+# ---------------------------------------------------------------------------
+# nginx
+
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT"
+NGX_PID_FILE="$D/nginx/nginx.pid"
+
+write_conf() {
+    local body=$1
+    cat > "$D/nginx/nginx.conf.new" <<EOF
+# written by bench/run.sh
+load_module $MODULE;
+worker_processes $WORKERS;
+pid $NGX_PID_FILE;
+error_log $D/nginx/logs/error.log warn;
+thread_pool bench threads=$POOL_THREADS max_queue=65536;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    default_type application/json;
+    server_tokens off;
+    client_body_temp_path $D/nginx/tmp/client_body;
+    proxy_temp_path $D/nginx/tmp/proxy;
+    fastcgi_temp_path $D/nginx/tmp/fastcgi;
+    uwsgi_temp_path $D/nginx/tmp/uwsgi;
+    scgi_temp_path $D/nginx/tmp/scgi;
+
+    fluentai_database "$CONNINFO";
+    fluentai_database_pool size=$DB_POOL;
+    fluentai_jwt_secret_file $SECRET;
+    fluentai_password_hash m=$ARGON2_M t=$ARGON2_T p=$ARGON2_P;
+    fluentai_thread_pool bench;
+    fluentai_access_token_ttl 30m;
+    fluentai_refresh_token_ttl $REFRESH_TTL;
+    fluentai_refresh_token_short_ttl $SHORT_TTL;
+
+    server {
+        listen 127.0.0.1:$PORT reuseport backlog=4096;
+
+        location = /auth/register { fluentai_endpoint register; }
+        location = /auth/login    { fluentai_endpoint login; }
+        location = /auth/refresh  { fluentai_endpoint refresh; }
+        location = /auth/logout   { fluentai_endpoint logout; }
+        location = /auth/profile  { fluentai_endpoint profile; }
+        location = /health        { fluentai_endpoint health; }
+
+        # baseline (a): a body of the profile's size, the same headers
+        location = /bench/static {
+            add_header Cache-Control no-store;
+            add_header Vary Origin;
+            return 200 '$body';
+        }
+    }
+}
+EOF
+    mv "$D/nginx/nginx.conf.new" "$D/nginx/nginx.conf"
+}
+
+master_pid() { cat "$NGX_PID_FILE"; }
+
+worker_pids() {
+    ps -o pid=,args= --ppid "$(master_pid)" \
+        | awk '/nginx: worker process/ && !/shutting down/ { print $1 }'
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+http_code() { curl -s -o "${2:-/dev/null}" -w '%{http_code}' "${@:3}" "$1"; }
+
+write_conf '{}'
+"$NGINX" -p "$D/nginx/" -c "$D/nginx/nginx.conf" -e "$D/nginx/logs/error.log" \
+    -t -q || die "nginx -t failed"
+record "# nginx (then reloaded once, with the profile body for /bench/static)"
+record "$NGINX -p $D/nginx/ -c $D/nginx/nginx.conf"
+"$NGINX" -p "$D/nginx/" -c "$D/nginx/nginx.conf" -e "$D/nginx/logs/error.log" \
+    || die "nginx failed to start"
+
+for i in $(seq 1 100); do
+    [ "$(http_code "$URL/health")" = 200 ] && break
+    sleep 0.1
+done
+[ "$(http_code "$URL/health")" = 200 ] || die "nginx: /health is not 200"
+
+# the profile body of a seeded user, as baseline (a)'s static body
+code=$(http_code "$URL/auth/profile" "$D/out/profile.body" \
+       -H "Authorization: Bearer $(head -1 "$TOKENS")")
+[ "$code" = 200 ] || { cat "$D/out/profile.body" >&2; \
+                       die "profile with a minted token answered $code"; }
+BODY=$(cat "$D/out/profile.body")
+case $BODY in *"'"*|*'$'*|*'\'*) die "unexpected profile body: $BODY";; esac
+write_conf "$BODY"
+"$NGINX" -p "$D/nginx/" -c "$D/nginx/nginx.conf" -e "$D/nginx/logs/error.log" \
+    -t -q || die "nginx -t failed"
+kill -HUP "$(master_pid)"
+for i in $(seq 1 100); do
+    if [ "$(http_code "$URL/bench/static" "$D/out/static.body")" = 200 ] \
+        && cmp -s "$D/out/static.body" "$D/out/profile.body" \
+        && [ "$(worker_pids | wc -l)" = "$WORKERS" ]
+    then
+        break
+    fi
+    sleep 0.1
+done
+cmp -s "$D/out/static.body" "$D/out/profile.body" \
+    || die "nginx reload: /bench/static does not serve the profile body"
+BODY_LEN=${#BODY}
+
+# a refresh chain and a login work before the loads
+code=$(http_code "$URL/auth/login" "$D/out/login.body" \
+       -H 'Content-Type: application/json' \
+       -d "{\"email\":\"u000001@bench.test\",\"password\":\"$PASSWORD\"}")
+[ "$code" = 200 ] || { cat "$D/out/login.body" >&2; die "login answered $code"; }
+
+log "stack up in $(elapsed) s: nginx $URL ($WORKERS workers), PostgreSQL $PGHOST"
+
+# ---------------------------------------------------------------------------
+# load runners.  Results go to R[name.key].
+
+declare -A R
+
+raw() {
+    { echo "### $1"; echo; echo '```'; rel < "$2"; echo '```'; echo; } >> "$RAW"
+}
+
+parse_bench() {
+    local name=$1 file=$2 kv
+    for kv in $(grep '^BENCH ' "$file" | tail -1 | cut -d' ' -f2-); do
+        R[$name.${kv%%=*}]=${kv#*=}
+    done
+}
+
+# CPU time (microseconds) used by the parts of the stack, from /proc: the
+# nginx workers; PostgreSQL (the postmaster, its live children, and the
+# children it has reaped, which covers pgbench's short-lived backends); the
+# load generators (children this shell waited for).
+CLK_TCK=$(getconf CLK_TCK)
+stat_ticks() {  # PID FIELDS...: sum of /proc/PID/stat fields (1-based, as in proc(5))
+    local pid=$1; shift
+    awk -v f="$*" '{ sub(/^.*\) /, ""); n = split(f, a, " "); s = 0
+                     for (i = 1; i <= n; i++) s += $(a[i] - 2); print s }' \
+        "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+cpu_us() {      # WHAT: nginx | pg | client
+    local t=0 pid pm
+    case $1 in
+        nginx) for pid in $(worker_pids); do
+                   t=$((t + $(stat_ticks "$pid" 14 15)))
+               done ;;
+        pg)    pm=$(head -1 "$D/pg/data/postmaster.pid")
+               t=$(stat_ticks "$pm" 14 15 16 17)
+               for pid in $(ps -o pid= --ppid "$pm"); do
+                   t=$((t + $(stat_ticks "$pid" 14 15)))
+               done ;;
+        client) t=$(stat_ticks $$ 16 17) ;;
+    esac
+    echo $((t * 1000000 / CLK_TCK))
+}
+cpu_begin() {
+    local w
+    for w in nginx pg client; do R[$1.cpu0_$w]=$(cpu_us $w); done
+}
+cpu_end() {     # NAME REQUESTS: CPU per request of each part
+    local w n=${2:-0}
+    for w in nginx pg client; do
+        local d=$(( $(cpu_us $w) - ${R[$1.cpu0_$w]} ))
+        [ "$n" -gt 0 ] && R[$1.cpu_$w]=$((d / n))
+    done
+}
+
+# wrk_start NAME SCRIPT CONNS SECONDS [VAR=value ...]
+wrk_start() {
+    local name=$1 script=$2 conns=$3 dur=$4 threads=$WRK_THREADS
+    shift 4
+    [ "$conns" -lt "$threads" ] && threads=$conns
+    local args=(-t"$threads" -c"$conns" -d"${dur}s" --timeout 5s
+                -s "$BENCH/lua/$script" "$URL")
+    local envs="BENCH_LUA=$BENCH/lua BENCH_THREADS=$threads"
+    [[ " $* " == *" BENCH_TOKENS="* ]] || envs+=" BENCH_TOKENS=$TOKENS"
+    record "$envs${*:+ $*} $WRK ${args[*]}"
+    env BENCH_LUA="$BENCH/lua" BENCH_TOKENS="$TOKENS" BENCH_THREADS="$threads" "$@" \
+        timeout -k 5 $((dur + 20)) "$WRK" "${args[@]}" \
+        > "$D/out/$name.wrk" 2>&1 &
+    R[$name.pid]=$!
+    BG_PIDS+=($!)
+}
+
+wrk_wait() {
+    local name=$1 rc=0
+    wait "${R[$name.pid]}" || rc=$?
+    [ "$rc" = 0 ] || log "wrk $name exited with $rc"
+    raw "$name" "$D/out/$name.wrk"
+    parse_bench "$name" "$D/out/$name.wrk"
+    if [ -z "${R[$name.requests]:-}" ]; then
+        log "wrk $name: no result"; cat "$D/out/$name.wrk" >&2
+    fi
+}
+
+run_wrk() {
+    cpu_begin "$1"
+    wrk_start "$@"
+    wrk_wait "$1"
+    cpu_end "$1" "${R[$1.requests]:-0}"
+}
+
+# percentile P of the numbers in column COL of the files
+pct() {
+    local p=$1 col=$2; shift 2
+    cat "$@" | awk -v c="$col" '{ print $c }' | sort -n \
+        | awk -v p="$p" '{ v[NR] = $1 } END {
+              if (NR == 0) { print ""; exit }
+              i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR
+              print v[i] }'
+}
+
+# run_pgbench NAME SCRIPT [pgbench args ...]
+run_pgbench() {
+    local name=$1 script=$2 rc=0
+    shift 2
+    local args=(-n -M prepared -c "$CONNS" -j "$WRK_THREADS" -T "$DURATION"
+                -f "$script" -l --log-prefix="$D/out/$name.log"
+                --sampling-rate=0.1 "$@")
+    record "PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=postgres PGDATABASE=$DB $PGBENCH ${args[*]}"
+    cpu_begin "$name"
+    timeout -k 5 $((DURATION + 30)) "$PGBENCH" "${args[@]}" \
+        > "$D/out/$name.pgbench" 2>&1 || rc=$?
+    [ "$rc" = 0 ] || log "pgbench $name exited with $rc"
+    raw "$name" "$D/out/$name.pgbench"
+    R[$name.tps]=$(sed -n 's/^tps = \([0-9.]*\) (without initial.*/\1/p' \
+                   "$D/out/$name.pgbench")
+    R[$name.tx]=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' \
+                  "$D/out/$name.pgbench")
+    R[$name.failed]=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' \
+                      "$D/out/$name.pgbench")
+    cpu_end "$name" "${R[$name.tx]:-0}"
+    R[$name.p50_us]=$(pct 50 3 "$D/out/$name.log".*)
+    R[$name.p99_us]=$(pct 99 3 "$D/out/$name.log".*)
+    rm -f "$D/out/$name.log".*
+}
+
+run_hash() {
+    local name=$1 rc=0
+    shift
+    record "$ARGON2_RATE $*"
+    "$ARGON2_RATE" "$@" > "$D/out/$name.txt" 2>&1 || rc=$?
+    [ "$rc" = 0 ] || log "argon2_rate $name exited with $rc"
+    raw "$name" "$D/out/$name.txt"
+    parse_bench "$name" "$D/out/$name.txt"
+}
+
+RSS_LOG="$D/out/rss.txt"
+: > "$RSS_LOG"
+rss_snapshot() {
+    local pid line="$1:"
+    for pid in $(worker_pids); do
+        line+=" $pid=$(rss_kb "$pid")"
+    done
+    echo "$line" >> "$RSS_LOG"
+}
+
+perf_start() {
+    [ "$PERF" = 1 ] && command -v perf >/dev/null || return 0
+    local pids
+    pids=$(worker_pids | paste -sd,)
+    record "perf record -F 499 -g -p $pids -o $RESULTS/$STAMP-$1.perf.data -- sleep $2"
+    mkdir -p "$RESULTS"
+    perf record -F 499 -g -p "$pids" -o "$RESULTS/$STAMP-$1.perf.data" \
+        -- sleep "$2" > "$D/out/perf-$1.txt" 2>&1 &
+    R[perf.pid]=$!
+    BG_PIDS+=($!)
+}
+
+perf_stop() {
+    [ -n "${R[perf.pid]:-}" ] || return 0
+    wait "${R[perf.pid]}" || true
+    R[perf.pid]=
+    local data="$RESULTS/$STAMP-$1.perf.data"
+    {
+        echo "# perf record -g on the nginx workers during the $1 load"
+        echo "# by shared object:"
+        perf report --stdio --no-children -g none --sort dso -i "$data" \
+            2>/dev/null | grep -v '^#' | grep -v '^$' | head -20
+        echo "# by symbol (self time):"
+        perf report --stdio --no-children -g none --sort dso,symbol \
+            -i "$data" 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+        echo "# with children (inclusive time), module and nginx symbols:"
+        perf report --stdio --children -g none --sort symbol \
+            --dsos ngx_http_fluentai_module.so,nginx -i "$data" \
+            2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+    } > "$RESULTS/$STAMP-$1.perf.txt"
+}
+
+left() { echo $((BUDGET - $(elapsed))); }
+
+phase() { [[ $PHASES == *" $1 "* ]]; }
+
+DELAY_MS=
+declare -A RSS0 RSS1
+MEM_DONE=0 MEM_LOADS=0 MEM_US=0 MEM_STATUS_ERRORS=0
+
+# ---------------------------------------------------------------------------
+# 1. profile at saturation, (a) return 200, (b) pgbench on the same SELECT
+
+if phase 1; then
+record "# 1. profile; (a) return 200; (b) pgbench; paced profile"
+
+rss_snapshot start
+
+log "1. profile, $CONNS connections, ${DURATION}s"
+perf_start profile $((DURATION - 2))
+run_wrk profile profile.lua "$CONNS" "$DURATION"
+perf_stop profile
+rss_snapshot after-profile
+
+log "1a. return 200, $CONNS connections"
+run_wrk static static.lua "$CONNS" "$DURATION"
+
+log "1b. pgbench, the profile SELECT, $CONNS clients"
+run_pgbench pg_profile "$D/out/profile.pgbench" -D picked=0
+
+# the same 64 connections, each pausing between requests so the offered
+# rate is PACE % of the saturated one: latency without queueing
+rps=${R[profile.rps]:-1000}
+DELAY_MS=$(awk -v c="$CONNS" -v r="$rps" -v p="$PACE" \
+           'BEGIN { d = int(c * 1000 / (r * p / 100) + 0.5); print (d < 1 ? 1 : d) }')
+log "1c. profile paced (${DELAY_MS} ms between requests per connection)"
+run_wrk paced profile.lua "$CONNS" "$DURATION" BENCH_DELAY_MS="$DELAY_MS"
+rss_snapshot after-paced
+fi
+
+# ---------------------------------------------------------------------------
+# 2. login at saturation versus the raw argon2id rate
+
+if phase 2; then
+record "# 2. login versus argon2_rate before and after"
+
+log "2. argon2_rate (${HASH_SECONDS}s each)"
+run_hash hash_pool -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
+    -d "$HASH_SECONDS"
+run_hash hash_all -T $((POOL_THREADS * WORKERS)) -m $ARGON2_M -t $ARGON2_T \
+    -p $ARGON2_P -d "$HASH_SECONDS"
+
+log "2. login, $HASH_CONNS connections"
+run_wrk login login.lua "$HASH_CONNS" "$DURATION" \
+    BENCH_USERS="$USERS" BENCH_PASSWORD="$PASSWORD"
+rss_snapshot after-login
+# a login rehashes a hash with other parameters: the seeded one must not be
+R[login.rehashed]=$(q -v hash="$HASH" <<'EOF'
+SELECT count(*) FROM users
+ WHERE email LIKE 'u%@bench.test' AND hashed_password <> :'hash';
+EOF
+)
+
+# the raw rate again right after: the baseline is the mean of both runs,
+# which evens out a machine whose load changes during the bench
+run_hash hash_pool2 -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
+    -d "$HASH_SECONDS"
+if [ -n "${R[hash_pool.rate]:-}" ] && [ -n "${R[hash_pool2.rate]:-}" ]; then
+    R[hash_pool.before]=${R[hash_pool.rate]}
+    R[hash_pool.rate]=$(awk -v a="${R[hash_pool.rate]}" -v b="${R[hash_pool2.rate]}" \
+                        'BEGIN { printf "%.2f", (a + b) / 2 }')
+    R[hash_pool.cpu_us_per_op]=$(awk -v a="${R[hash_pool.cpu_us_per_op]}" \
+        -v b="${R[hash_pool2.cpu_us_per_op]}" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+fi
+fi
+
+# ---------------------------------------------------------------------------
+# 3. profile (paced, as in 1c) during a login storm
+
+if phase 3; then
+record "# 3. login storm: the two wrk runs overlap (profile starts 1 s after login)"
+
+[ -n "$DELAY_MS" ] || DELAY_MS=$((CONNS * 1000 / 1000))
+log "3. profile during a login storm"
+wrk_start storm_login login.lua "$HASH_CONNS" "$DURATION" \
+    BENCH_USERS="$USERS" BENCH_PASSWORD="$PASSWORD"
+sleep 1
+run_wrk storm profile.lua "$CONNS" $((DURATION - 2)) \
+    BENCH_DELAY_MS="$DELAY_MS"
+wrk_wait storm_login
+rss_snapshot after-storm
+fi
+
+# ---------------------------------------------------------------------------
+# 4. refresh: wrk chains versus pgbench chains on the same statement
+
+if phase 4; then
+record "# 4. refresh: wrk chains, then pgbench chains"
+
+log "4. refresh, $CONNS connections, $CHAINS chains"
+run_wrk refresh refresh.lua "$CONNS" "$DURATION" \
+    BENCH_TOKENS="$REFRESH_TOKENS"
+R[refresh.revoked]=$(q -c "SELECT count(*) FROM bench_chains c
+    JOIN sessions s ON s.id = c.sid WHERE s.revoked_at IS NOT NULL")
+
+log "4b. pgbench, the refresh statement, $CONNS clients"
+run_pgbench pg_refresh "$D/out/refresh.pgbench" \
+    -D k=0 -D ttl="$REFRESH_TTL" -D short="$SHORT_TTL"
+R[pg_refresh.rotated]=$(q -c "SELECT count(*) FROM bench_pg_chains c
+    JOIN refresh_tokens t ON t.session_id = c.sid WHERE t.used_at IS NOT NULL")
+R[pg_refresh.revoked]=$(q -c "SELECT count(*) FROM bench_pg_chains c
+    JOIN sessions s ON s.id = c.sid WHERE s.revoked_at IS NOT NULL")
+rss_snapshot after-refresh
+fi
+
+# ---------------------------------------------------------------------------
+# 6. register (hash-bound)
+
+if phase 6; then
+record "# 6. register versus argon2_rate -H"
+
+log "6. argon2_rate -H, register"
+run_hash hash_new -H -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T \
+    -p $ARGON2_P -d "$HASH_SECONDS"
+run_wrk register register.lua "$HASH_CONNS" "$DURATION" \
+    BENCH_RUN="$RUN_ID" BENCH_PASSWORD="$PASSWORD"
+rss_snapshot after-register
+fi
+
+# ---------------------------------------------------------------------------
+# 5. memory: worker RSS before and after MEM_REQUESTS profile requests, in
+# loads of at most 15 s, as many as the budget leaves
+
+if phase 5; then
+record "# 5. memory: warm-up, then profile loads of <= 15 s"
+
+log "5. memory: up to $MEM_REQUESTS profile requests ($(left) s left)"
+# a short warm-up first (pool connections, buffers), not counted
+run_wrk mem_warmup profile.lua "$CONNS" 2
+for pid in $(worker_pids); do RSS0[$pid]=$(rss_kb "$pid"); done
+rss_snapshot before-memory
+rps=${R[profile.rps]:-1000}
+while [ "$MEM_DONE" -lt "$MEM_REQUESTS" ]; do
+    avail=$(( $(left) - 10 ))       # kept for the report and the teardown
+    [ "$avail" -ge 3 ] || break
+    d=15
+    [ "$d" -le "$avail" ] || d=$avail
+    need=$(awk -v n=$((MEM_REQUESTS - MEM_DONE)) -v r="$rps" \
+           'BEGIN { d = int(n / (r * 0.95)) + 1; print (d < 2 ? 2 : d) }')
+    [ "$need" -ge "$d" ] || d=$need
+    run_wrk mem$MEM_LOADS profile.lua "$CONNS" "$d"
+    MEM_DONE=$((MEM_DONE + ${R[mem$MEM_LOADS.requests]:-0}))
+    MEM_US=$((MEM_US + ${R[mem$MEM_LOADS.duration_us]:-0}))
+    MEM_LOADS=$((MEM_LOADS + 1))
+    [ -n "${R[mem$((MEM_LOADS - 1)).requests]:-}" ] || break
+done
+for pid in $(worker_pids); do RSS1[$pid]=$(rss_kb "$pid"); done
+rss_snapshot after-memory
+for ((i = 0; i < MEM_LOADS; i++)); do
+    MEM_STATUS_ERRORS=$((MEM_STATUS_ERRORS + ${R[mem$i.status_errors]:-0}
+                         + ${R[mem$i.connect_errors]:-0} + ${R[mem$i.read_errors]:-0}
+                         + ${R[mem$i.timeouts]:-0}))
+done
+fi
+
+WALL=$(elapsed)
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+ERROR_LINES=$(grep -c -E '\[(alert|crit|emerg|error)\]' "$D/nginx/logs/error.log" || true)
+
+# ---------------------------------------------------------------------------
+# report
+
+num() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.0f", x }' || echo n/a; }
+num1() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.1f", x }' || echo n/a; }
+ms() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.2f", x / 1000 }' || echo n/a; }
+mb() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.2f", x / 1024 }' || echo n/a; }
+ratio() {
+    if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+    else
+        echo n/a
+    fi
+}
+# verdict VALUE OP LIMIT
+verdict() {
+    if [ -z "${1:-}" ] || [ "$1" = n/a ]; then echo n/a; return; fi
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+        ok = (op == ">=") ? (v + 0 >= l + 0) : (v + 0 <= l + 0)
+        print ok ? "**PASS**" : "**MISS**" }'
+}
+per_s() {   # ok-count / duration
+    if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then
+        awk -v n="$1" -v us="$2" 'BEGIN { printf "%.2f", n / (us / 1e6) }'
+    fi
+}
+errs() {    # non-2xx + socket errors of a wrk run
+    local n=$1
+    echo $(( ${R[$n.status_errors]:-0} + ${R[$n.connect_errors]:-0}
+             + ${R[$n.read_errors]:-0} + ${R[$n.write_errors]:-0}
+             + ${R[$n.timeouts]:-0} ))
+}
+
+# CPU per request: all parts (with the load generator), or the server side
+cpu_all() {
+    [ -n "${R[$1.cpu_nginx]:-}" ] || return 0
+    echo $(( R[$1.cpu_client] + R[$1.cpu_nginx] + R[$1.cpu_pg] ))
+}
+cpu_srv() {
+    [ -n "${R[$1.cpu_nginx]:-}" ] || return 0
+    echo $(( R[$1.cpu_nginx] + R[$1.cpu_pg] ))
+}
+
+LOGIN_RATE=$(per_s "${R[login.ok]:-}" "${R[login.duration_us]:-}")
+STORM_LOGIN_RATE=$(per_s "${R[storm_login.ok]:-}" "${R[storm_login.duration_us]:-}")
+REFRESH_RATE=$(per_s "${R[refresh.ok]:-}" "${R[refresh.duration_us]:-}")
+REGISTER_RATE=$(per_s "${R[register.ok]:-}" "${R[register.duration_us]:-}")
+PAIRS=()
+MAX_GROWTH=
+for pid in "${!RSS0[@]}"; do
+    if [ -n "${RSS1[$pid]:-}" ]; then
+        g=$((RSS1[$pid] - RSS0[$pid]))
+        PAIRS+=("$pid: $(mb "${RSS0[$pid]}") -> $(mb "${RSS1[$pid]}") MB ($(awk -v g=$g 'BEGIN { printf "%+.2f", g / 1024 }'))")
+        if [ -z "$MAX_GROWTH" ] || [ "$g" -gt "$MAX_GROWTH" ]; then MAX_GROWTH=$g; fi
+    else
+        PAIRS+=("$pid: $(mb "${RSS0[$pid]}") MB -> gone (worker exited)")
+        MAX_GROWTH=999999
+    fi
+done
+MAX_GROWTH_MB=n/a
+[ -n "$MAX_GROWTH" ] && [ "$MEM_DONE" -gt 0 ] && MAX_GROWTH_MB=$(mb "$MAX_GROWTH")
+MEM_NOTE=
+[ "$MEM_DONE" -ge "$MEM_REQUESTS" ] \
+    || MEM_NOTE=" (the budget allowed $MEM_DONE of $MEM_REQUESTS)"
+
+P99_LIMIT=5000
+REPORT="$D/report.md"
+{
+echo "# make bench: $START_UTC UTC, $WALL s"
+echo
+echo "| # | measure | figure | baseline | ratio | ratio at equal CPU | target | result |"
+echo "|---|---|---|---|---|---|---|---|"
+echo "| 1 | GET /auth/profile, $CONNS connections, valid tokens of $USERS users: req/s | $(num "${R[profile.rps]:-}") | (a) \`return 200\`, same body size ($BODY_LEN B): $(num "${R[static.rps]:-}") req/s | $(ratio "${R[profile.rps]:-}" "${R[static.rps]:-}") | $(ratio "$(cpu_all static)" "$(cpu_all profile)") | - | info |"
+echo "| 1 | profile req/s / (b) \`pgbench -M prepared\`, the same SELECT, $CONNS clients | $(num "${R[profile.rps]:-}") | $(num "${R[pg_profile.tps]:-}") tps | $(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}") | $(ratio "$(cpu_all pg_profile)" "$(cpu_all profile)") | >= 0.5 | $(verdict "$(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}")" '>=' 0.5) |"
+echo "| 1 | profile p50 / p99, $CONNS connections, saturated (closed loop) | $(ms "${R[profile.p50_us]:-}") / $(ms "${R[profile.p99_us]:-}") ms | (a) $(ms "${R[static.p50_us]:-}") / $(ms "${R[static.p99_us]:-}") ms; (b) $(ms "${R[pg_profile.p50_us]:-}") / $(ms "${R[pg_profile.p99_us]:-}") ms | - | - | p99 <= 5 ms | $(verdict "${R[profile.p99_us]:-}" '<=' $P99_LIMIT) |"
+echo "| 1 | profile p50 / p99, $CONNS connections paced to ${PACE} % of saturation (${DELAY_MS} ms pause; $(num "${R[paced.rps]:-}") req/s) | $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | - | - | - | p99 <= 5 ms | $(verdict "${R[paced.p99_us]:-}" '<=' $P99_LIMIT) |"
+echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s | $(num1 "$LOGIN_RATE") | raw argon2id verify, $POOL_THREADS threads (= pool): $(num1 "${R[hash_pool.rate]:-}")/s (mean of $(num1 "${R[hash_pool.before]:-}") before and $(num1 "${R[hash_pool2.rate]:-}") after) | $(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}") | $(ratio "${R[hash_pool.cpu_us_per_op]:-}" "$(cpu_srv login)") | >= 0.9 | $(verdict "$(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}")" '>=' 0.9) |"
+echo "| 3 | profile p50 / p99 during a login storm (paced as above; $(num "${R[storm.rps]:-}") req/s, logins $(num1 "$STORM_LOGIN_RATE")/s) | $(ms "${R[storm.p50_us]:-}") / $(ms "${R[storm.p99_us]:-}") ms | profile alone, paced: $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | p99 x$(ratio "${R[storm.p99_us]:-}" "${R[paced.p99_us]:-}") | - | p99 <= 5 ms | $(verdict "${R[storm.p99_us]:-}" '<=' $P99_LIMIT) |"
+echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
+echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest of $WORKERS workers) | $MAX_GROWTH_MB MB | before: $(for p in "${!RSS0[@]}"; do printf '%s ' "$(mb "${RSS0[$p]}")"; done)MB | - | - | <= 2 MB | $(verdict "$MAX_GROWTH_MB" '<=' 2) |"
+echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $POOL_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
+echo
+echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES."
+echo
+echo "CPU time per request (µs) of each part of the stack during the load (from /proc; a machine shared with other work adds little here, unlike to the rates):"
+echo
+echo "| load | requests | load generator | nginx workers | PostgreSQL | all |"
+echo "|---|---|---|---|---|---|"
+for n in profile static pg_profile login refresh pg_refresh register; do
+    req=${R[$n.requests]:-${R[$n.tx]:-}}
+    [ -n "$req" ] && [ -n "${R[$n.cpu_nginx]:-}" ] || continue
+    echo "| $n | $req | ${R[$n.cpu_client]} | ${R[$n.cpu_nginx]} | ${R[$n.cpu_pg]} | $(( R[$n.cpu_client] + R[$n.cpu_nginx] + R[$n.cpu_pg] )) |"
+done
+for n in hash_pool hash_new; do
+    [ -n "${R[$n.cpu_us_per_op]:-}" ] || continue
+    echo "| argon2_rate ${R[$n.mode]:-}, ${R[$n.threads]:-} threads | ${R[$n.ops]:-} | - | - | - | ${R[$n.cpu_us_per_op]} |"
+done
+echo
+echo "## Setup"
+echo
+echo "- machine: $NPROC CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); load average at start $LOAD_START, at end $LOAD_END (the machine is shared: other work running at the same time lowers every figure)"
+echo "- software: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }'), $("$WRK" -v 2>&1 | head -1 | awk '{ print "wrk " $2 }'), libargon2 $(dpkg-query -W -f='${Version}' libargon2-1 2>/dev/null || echo '?'); module built from $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -z "$(git -C "$TOP" status --porcelain -- src ngx_http_fluentai_module.c sql 2>/dev/null)" ] || echo ' (modified)')"
+echo "- nginx: worker_processes $WORKERS (= nproc), \`thread_pool bench threads=$POOL_THREADS max_queue=65536\` (per worker), \`fluentai_database_pool size=$DB_POOL\` (per worker: $((DB_POOL * WORKERS)) PostgreSQL connections in all), access_log off, error_log warn, \`listen ... reuseport\`, argon2id m=$ARGON2_M t=$ARGON2_T p=$ARGON2_P"
+echo "- PostgreSQL 15: throwaway cluster (initdb in a temp dir, unix socket), fsync=$FSYNC, max_connections=300, other settings default; the same server for the module and for pgbench"
+echo "- seed: $USERS users sharing one precomputed argon2id hash, one session each (access tokens signed by bench/mint.pl with the bench secret), $CHAINS refresh chains for wrk, $CONNS for pgbench"
+echo "- loads: ${DURATION} s each (wrk $WRK_THREADS threads, pgbench -j $WRK_THREADS), argon2_rate ${HASH_SECONDS} s; memory: $MEM_LOADS loads of <= 15 s ($(awk -v u=$MEM_US 'BEGIN { printf "%.0f", u / 1e6 }') s); whole run $WALL s"
+echo "- hash baselines: verify, $((POOL_THREADS * WORKERS)) threads (= all pools' threads): $(num1 "${R[hash_all.rate]:-}")/s"
+echo
+echo "Worker RSS (pid=KiB) after each phase:"
+echo
+echo '```'
+cat "$RSS_LOG"
+echo "memory phase: ${PAIRS[*]}"
+echo '```'
+echo
+echo "## Commands"
+echo
+echo "\`\$BENCH_TMP\` is the run's temp dir (removed at the end; BENCH_KEEP=1 keeps it)."
+echo
+echo '```'
+rel < "$COMMANDS"
+echo '```'
+echo
+echo "nginx.conf:"
+echo
+echo '```nginx'
+rel < "$D/nginx/nginx.conf"
+echo '```'
+echo
+echo "pgbench scripts:"
+echo
+echo '```'
+echo "-- \$BENCH_TMP/out/profile.pgbench"
+cat "$D/out/profile.pgbench"
+echo "-- \$BENCH_TMP/out/refresh.pgbench"
+cat "$D/out/refresh.pgbench"
+echo '```'
+echo
+echo "## Raw output"
+echo
+cat "$RAW"
+} > "$REPORT"
+
+mkdir -p "$RESULTS"
+cp "$REPORT" "$RESULTS/$STAMP.md"
+cat "$REPORT"
+log "written to ${RESULTS#$TOP/}/$STAMP.md ($WALL s)"
