@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <jansson.h>
@@ -29,6 +31,8 @@
     ((n) / 3 * 4 + ((n) % 3 ? (n) % 3 + 1 : 0))
 
 
+static int ngx_http_fluentai_jwt_mac(const u_char *key, size_t key_len,
+    const u_char *input, size_t input_len, u_char *md);
 static int ngx_http_fluentai_jwt_b64_value(u_char ch);
 static size_t ngx_http_fluentai_jwt_b64_encode(const u_char *src, size_t len,
     u_char *dst);
@@ -42,6 +46,23 @@ static int ngx_http_fluentai_jwt_get_uuid(json_t *o, const char *name,
     char *dst);
 static int ngx_http_fluentai_jwt_get_claims(json_t *p,
     ngx_http_fluentai_jwt_claims_t *c);
+
+
+/*
+ * Per-thread caches (tokens are handled on the event loop only, one
+ * thread per worker): OpenSSL 3's one-shot HMAC() fetches the algorithm on
+ * every call, so a keyed EVP_MAC context is kept and re-initialised for
+ * the same key; and the last header that passed the checks.
+ */
+
+#define NGX_HTTP_FLUENTAI_JWT_KEY_CACHE    512
+
+static __thread EVP_MAC_CTX  *ngx_http_fluentai_jwt_mac_ctx;
+static __thread size_t        ngx_http_fluentai_jwt_mac_key_len;
+static __thread u_char
+    ngx_http_fluentai_jwt_mac_key[NGX_HTTP_FLUENTAI_JWT_KEY_CACHE];
+static __thread size_t        ngx_http_fluentai_jwt_header_len;
+static __thread u_char        ngx_http_fluentai_jwt_header[128];
 
 
 static const u_char  ngx_http_fluentai_jwt_b64_alphabet[] =
@@ -70,14 +91,11 @@ ngx_http_fluentai_jwt_hs256(const u_char *key, size_t key_len,
         input = empty;
     }
 
-    md_len = 0;
-
-    if (HMAC(EVP_sha256(), key, (int) key_len, input, input_len, md, &md_len)
-        == NULL
-        || md_len != NGX_HTTP_FLUENTAI_JWT_SIG_LEN)
-    {
+    if (ngx_http_fluentai_jwt_mac(key, key_len, input, input_len, md) != 0) {
         return -1;
     }
+
+    md_len = NGX_HTTP_FLUENTAI_JWT_SIG_LEN;
 
     (void) ngx_http_fluentai_jwt_b64_encode(md, md_len, out);
     out[NGX_HTTP_FLUENTAI_JWT_SIG_B64_LEN] = '\0';
@@ -200,7 +218,6 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
     size_t                           i, d1, d2, ndots;
     json_t                          *h, *p;
     u_char                           mac[EVP_MAX_MD_SIZE];
-    unsigned int                     mac_len;
     ngx_http_fluentai_jwt_claims_t   claims;
     u_char                           sig[NGX_HTTP_FLUENTAI_JWT_SIG_LEN];
     u_char                           buf[NGX_HTTP_FLUENTAI_JWT_MAX_LEN];
@@ -250,28 +267,37 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
         return NGX_HTTP_FLUENTAI_JWT_INVALID;
     }
 
-    mac_len = 0;
-
-    if (HMAC(EVP_sha256(), key, (int) key_len, token, d2, mac, &mac_len)
-        == NULL
-        || mac_len != NGX_HTTP_FLUENTAI_JWT_SIG_LEN
+    if (ngx_http_fluentai_jwt_mac(key, key_len, token, d2, mac) != 0
         || CRYPTO_memcmp(mac, sig, NGX_HTTP_FLUENTAI_JWT_SIG_LEN) != 0)
     {
         return NGX_HTTP_FLUENTAI_JWT_INVALID;
     }
 
-    /* header: alg pinned to HS256 */
+    /*
+     * header: alg pinned to HS256; a header byte-identical to the last
+     * one accepted in this thread (every token we issue has the same) is
+     * not parsed again
+     */
 
-    h = ngx_http_fluentai_jwt_parse(token, d1, buf, sizeof(buf));
-    if (h == NULL) {
-        return NGX_HTTP_FLUENTAI_JWT_INVALID;
-    }
+    if (d1 != ngx_http_fluentai_jwt_header_len
+        || memcmp(token, ngx_http_fluentai_jwt_header, d1) != 0)
+    {
+        h = ngx_http_fluentai_jwt_parse(token, d1, buf, sizeof(buf));
+        if (h == NULL) {
+            return NGX_HTTP_FLUENTAI_JWT_INVALID;
+        }
 
-    rc = ngx_http_fluentai_jwt_check_header(h);
-    json_decref(h);
+        rc = ngx_http_fluentai_jwt_check_header(h);
+        json_decref(h);
 
-    if (rc != 0) {
-        return NGX_HTTP_FLUENTAI_JWT_INVALID;
+        if (rc != 0) {
+            return NGX_HTTP_FLUENTAI_JWT_INVALID;
+        }
+
+        if (d1 <= sizeof(ngx_http_fluentai_jwt_header)) {
+            memcpy(ngx_http_fluentai_jwt_header, token, d1);
+            ngx_http_fluentai_jwt_header_len = d1;
+        }
     }
 
     /* payload */
@@ -413,6 +439,86 @@ ngx_http_fluentai_uuid_valid(const u_char *s, size_t len)
     }
 
     return 1;
+}
+
+
+/* HMAC-SHA256 of input into md (32 bytes); 0 or -1 */
+
+static int
+ngx_http_fluentai_jwt_mac(const u_char *key, size_t key_len,
+    const u_char *input, size_t input_len, u_char *md)
+{
+    size_t         md_len;
+    EVP_MAC       *mac;
+    EVP_MAC_CTX   *ctx;
+    unsigned int   len;
+    OSSL_PARAM     params[2];
+
+    ctx = ngx_http_fluentai_jwt_mac_ctx;
+
+    if (key_len > NGX_HTTP_FLUENTAI_JWT_KEY_CACHE) {
+        len = 0;
+
+        if (HMAC(EVP_sha256(), key, (int) key_len, input, input_len, md,
+                 &len)
+            == NULL
+            || len != NGX_HTTP_FLUENTAI_JWT_SIG_LEN)
+        {
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (ctx == NULL) {
+        mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        if (mac == NULL) {
+            return -1;
+        }
+
+        ctx = EVP_MAC_CTX_new(mac);
+        EVP_MAC_free(mac);
+
+        if (ctx == NULL) {
+            return -1;
+        }
+
+        ngx_http_fluentai_jwt_mac_ctx = ctx;
+        ngx_http_fluentai_jwt_mac_key_len = 0;
+    }
+
+    if (key_len == ngx_http_fluentai_jwt_mac_key_len
+        && memcmp(key, ngx_http_fluentai_jwt_mac_key, key_len) == 0)
+    {
+        if (!EVP_MAC_init(ctx, NULL, 0, NULL)) {
+            return -1;
+        }
+
+    } else {
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *) "SHA256", 0);
+        params[1] = OSSL_PARAM_construct_end();
+
+        ngx_http_fluentai_jwt_mac_key_len = 0;
+
+        if (!EVP_MAC_init(ctx, key, key_len, params)) {
+            return -1;
+        }
+
+        memcpy(ngx_http_fluentai_jwt_mac_key, key, key_len);
+        ngx_http_fluentai_jwt_mac_key_len = key_len;
+    }
+
+    md_len = 0;
+
+    if (!EVP_MAC_update(ctx, input, input_len)
+        || !EVP_MAC_final(ctx, md, &md_len, EVP_MAX_MD_SIZE)
+        || md_len != NGX_HTTP_FLUENTAI_JWT_SIG_LEN)
+    {
+        return -1;
+    }
+
+    return 0;
 }
 
 

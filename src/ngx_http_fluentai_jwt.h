@@ -2,7 +2,8 @@
 /*
  * HS256 JSON Web Tokens: signing and strict verification.
  * Pure C (OpenSSL + jansson): builds without nginx, for unit tests and
- * fuzzing.  Thread-safe; no global state.
+ * fuzzing.  Thread-safe: the only state is per-thread caches (a keyed HMAC
+ * context, the last accepted header).
  */
 
 #ifndef _NGX_HTTP_FLUENTAI_JWT_H_INCLUDED_
