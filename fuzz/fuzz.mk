@@ -15,7 +15,8 @@ FUZZ_TARGETS := json jwt bearer refresh argon2_parse
 FUZZ_SRCS_json         := src/ngx_http_fluentai_validate.c
 FUZZ_SRCS_jwt          := src/ngx_http_fluentai_jwt.c
 FUZZ_SRCS_bearer       := src/ngx_http_fluentai_jwt.c
-FUZZ_SRCS_refresh      := src/ngx_http_fluentai_token.c
+FUZZ_SRCS_refresh      := src/ngx_http_fluentai_token.c \
+                          src/ngx_http_fluentai_jwt.c
 FUZZ_SRCS_argon2_parse := src/ngx_http_fluentai_password.c
 FUZZ_LIBS              := -ljansson -lcrypto -largon2 -lcrypt
 

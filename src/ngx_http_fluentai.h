@@ -267,6 +267,7 @@ json_t *ngx_http_fluentai_token_body(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);
 json_t *ngx_http_fluentai_user_json(PGresult *res, int row, int col);
+void ngx_http_fluentai_user_done(ngx_http_request_t *r, PGresult *res);
 void ngx_http_fluentai_set_ids(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);

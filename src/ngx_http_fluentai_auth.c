@@ -26,8 +26,6 @@ static ngx_int_t ngx_http_fluentai_refresh_token(ngx_http_request_t *r,
 static void ngx_http_fluentai_logout_done(ngx_http_request_t *r,
     PGresult *res);
 static void ngx_http_fluentai_logged_out(ngx_http_request_t *r);
-static void ngx_http_fluentai_profile_done(ngx_http_request_t *r,
-    PGresult *res);
 
 
 void
@@ -526,25 +524,5 @@ ngx_http_fluentai_profile(ngx_http_request_t *r)
     ngx_http_fluentai_param_session(r, ctx);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, q,
-                               ngx_http_fluentai_profile_done);
-}
-
-
-static void
-ngx_http_fluentai_profile_done(ngx_http_request_t *r, PGresult *res)
-{
-    ngx_int_t  n;
-
-    n = ngx_http_fluentai_rows(r, res, 0);
-    if (n < 0) {
-        return;
-    }
-
-    if (n == 0) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
-        return;
-    }
-
-    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
-                             ngx_http_fluentai_user_json(res, 0, 0));
+                               ngx_http_fluentai_user_done);
 }

@@ -33,9 +33,6 @@
 
 static int ngx_http_fluentai_jwt_mac(const u_char *key, size_t key_len,
     const u_char *input, size_t input_len, u_char *md);
-static int ngx_http_fluentai_jwt_b64_value(u_char ch);
-static size_t ngx_http_fluentai_jwt_b64_encode(const u_char *src, size_t len,
-    u_char *dst);
 static ssize_t ngx_http_fluentai_jwt_b64_decode(const u_char *src,
     size_t len, u_char *dst, size_t cap);
 static int ngx_http_fluentai_jwt_str_eq(json_t *v, const char *s);
@@ -97,7 +94,7 @@ ngx_http_fluentai_jwt_hs256(const u_char *key, size_t key_len,
 
     md_len = NGX_HTTP_FLUENTAI_JWT_SIG_LEN;
 
-    (void) ngx_http_fluentai_jwt_b64_encode(md, md_len, out);
+    (void) ngx_http_fluentai_b64url_encode(md, md_len, out);
     out[NGX_HTTP_FLUENTAI_JWT_SIG_B64_LEN] = '\0';
 
     OPENSSL_cleanse(md, sizeof(md));
@@ -138,7 +135,7 @@ ngx_http_fluentai_jwt_sign(const u_char *key, size_t key_len,
             return -1;
         }
 
-        n = ngx_http_fluentai_jwt_b64_encode(rnd, sizeof(rnd),
+        n = ngx_http_fluentai_b64url_encode(rnd, sizeof(rnd),
                                              (u_char *) c->jti);
         c->jti[n] = '\0';
     }
@@ -180,9 +177,9 @@ ngx_http_fluentai_jwt_sign(const u_char *key, size_t key_len,
     }
 
     p = (u_char *) out;
-    p += ngx_http_fluentai_jwt_b64_encode((u_char *) hdr, hlen, p);
+    p += ngx_http_fluentai_b64url_encode((u_char *) hdr, hlen, p);
     *p++ = '.';
-    p += ngx_http_fluentai_jwt_b64_encode((u_char *) pld, plen, p);
+    p += ngx_http_fluentai_b64url_encode((u_char *) pld, plen, p);
 
     n = p - (u_char *) out;
     *p++ = '.';
@@ -522,8 +519,8 @@ ngx_http_fluentai_jwt_mac(const u_char *key, size_t key_len,
 }
 
 
-static int
-ngx_http_fluentai_jwt_b64_value(u_char ch)
+int
+ngx_http_fluentai_b64url_value(u_char ch)
 {
     if (ch >= 'A' && ch <= 'Z') {
         return ch - 'A';
@@ -551,8 +548,8 @@ ngx_http_fluentai_jwt_b64_value(u_char ch)
 
 /* dst needs ngx_http_fluentai_jwt_b64_len(len) bytes; no padding, no NUL */
 
-static size_t
-ngx_http_fluentai_jwt_b64_encode(const u_char *src, size_t len, u_char *dst)
+size_t
+ngx_http_fluentai_b64url_encode(const u_char *src, size_t len, u_char *dst)
 {
     u_char        *d;
     const u_char  *a;
@@ -615,7 +612,7 @@ ngx_http_fluentai_jwt_b64_decode(const u_char *src, size_t len, u_char *dst,
     bits = 0;
 
     for (i = 0; i < len; i++) {
-        v = ngx_http_fluentai_jwt_b64_value(src[i]);
+        v = ngx_http_fluentai_b64url_value(src[i]);
         if (v < 0) {
             return -1;
         }

@@ -76,6 +76,15 @@ int ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
 int ngx_http_fluentai_bearer_parse(const u_char *value, size_t len,
     const u_char **token, size_t *token_len);
 
+/*
+ * base64url without padding, shared with the refresh tokens: encode
+ * writes 4 * len / 3 rounded up bytes (no NUL) and returns that count;
+ * value gives a character's 6 bits, or -1.
+ */
+size_t ngx_http_fluentai_b64url_encode(const u_char *src, size_t len,
+    u_char *dst);
+int ngx_http_fluentai_b64url_value(u_char ch);
+
 /* 1 if s[0..len) is a canonical lower-case UUID (8-4-4-4-12 hex) */
 int ngx_http_fluentai_uuid_valid(const u_char *s, size_t len);
 

@@ -227,3 +227,28 @@ ngx_http_fluentai_set_ids(ngx_http_request_t *r,
         ids[i]->len = len;
     }
 }
+
+
+/*
+ * The end of profile, GET and PUT alike: no row means the session is not
+ * active (revoked, expired, user deactivated), else the user.
+ */
+
+void
+ngx_http_fluentai_user_done(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_int_t  n;
+
+    n = ngx_http_fluentai_rows(r, res, 0);
+    if (n < 0) {
+        return;
+    }
+
+    if (n == 0) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
+        return;
+    }
+
+    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
+                             ngx_http_fluentai_user_json(res, 0, 0));
+}

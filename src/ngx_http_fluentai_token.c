@@ -1,7 +1,8 @@
 
 /*
  * Opaque refresh tokens: 256 random bits, base64url, 43 characters.
- * Only their SHA-256 is stored in the database.  Pure C (OpenSSL).
+ * Only their SHA-256 is stored in the database.  Pure C (OpenSSL); the
+ * base64url code is the JWT's.
  */
 
 
@@ -11,21 +12,15 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "ngx_http_fluentai_jwt.h"
 #include "ngx_http_fluentai_token.h"
 
 
 #define NGX_HTTP_FLUENTAI_REFRESH_BYTES  32
 
 
-static int ngx_http_fluentai_token_b64_value(u_char ch);
-static void ngx_http_fluentai_token_b64_encode(const u_char *src, size_t len,
-    u_char *dst);
 static int ngx_http_fluentai_token_sha256(const u_char *data, size_t len,
     u_char hash[NGX_HTTP_FLUENTAI_HASH_LEN]);
-
-
-static const u_char  ngx_http_fluentai_token_b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 
 int
@@ -44,7 +39,7 @@ ngx_http_fluentai_refresh_token_new(u_char *out, size_t out_cap,
         return -1;
     }
 
-    ngx_http_fluentai_token_b64_encode(rnd, sizeof(rnd), out);
+    (void) ngx_http_fluentai_b64url_encode(rnd, sizeof(rnd), out);
     out[NGX_HTTP_FLUENTAI_REFRESH_LEN] = '\0';
 
     OPENSSL_cleanse(rnd, sizeof(rnd));
@@ -77,7 +72,7 @@ ngx_http_fluentai_refresh_token_decode(const u_char *token, size_t len,
     v = 0;
 
     for (i = 0; i < len; i++) {
-        v = ngx_http_fluentai_token_b64_value(token[i]);
+        v = ngx_http_fluentai_b64url_value(token[i]);
         if (v < 0) {
             return -1;
         }
@@ -93,64 +88,6 @@ ngx_http_fluentai_refresh_token_decode(const u_char *token, size_t len,
     }
 
     return ngx_http_fluentai_token_sha256(token, len, hash);
-}
-
-
-static int
-ngx_http_fluentai_token_b64_value(u_char ch)
-{
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-
-    if (ch == '-') {
-        return 62;
-    }
-
-    if (ch == '_') {
-        return 63;
-    }
-
-    return -1;
-}
-
-
-/* base64url without padding; dst needs 4 * len / 3 rounded up bytes */
-
-static void
-ngx_http_fluentai_token_b64_encode(const u_char *src, size_t len, u_char *dst)
-{
-    const u_char  *a;
-
-    a = ngx_http_fluentai_token_b64_alphabet;
-
-    while (len > 2) {
-        *dst++ = a[src[0] >> 2];
-        *dst++ = a[((src[0] & 0x03) << 4) | (src[1] >> 4)];
-        *dst++ = a[((src[1] & 0x0f) << 2) | (src[2] >> 6)];
-        *dst++ = a[src[2] & 0x3f];
-
-        src += 3;
-        len -= 3;
-    }
-
-    if (len == 1) {
-        *dst++ = a[src[0] >> 2];
-        *dst = a[(src[0] & 0x03) << 4];
-
-    } else if (len == 2) {
-        *dst++ = a[src[0] >> 2];
-        *dst++ = a[((src[0] & 0x03) << 4) | (src[1] >> 4)];
-        *dst = a[(src[1] & 0x0f) << 2];
-    }
 }
 
 

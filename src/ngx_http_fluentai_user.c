@@ -13,8 +13,6 @@
 #include "ngx_http_fluentai.h"
 
 
-static void ngx_http_fluentai_profile_updated(ngx_http_request_t *r,
-    PGresult *res);
 static void ngx_http_fluentai_password_got(ngx_http_request_t *r,
     PGresult *res);
 static void ngx_http_fluentai_password_hashed(ngx_http_request_t *r);
@@ -62,7 +60,7 @@ ngx_http_fluentai_profile_update(ngx_http_request_t *r)
     ngx_http_fluentai_param_opt(r, 6, p->set_bio, &p->bio);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
-                               ngx_http_fluentai_profile_updated);
+                               ngx_http_fluentai_user_done);
 }
 
 
@@ -79,26 +77,6 @@ ngx_http_fluentai_param_opt(ngx_http_request_t *r, ngx_uint_t i,
     ngx_http_fluentai_param(r, &ctx->query, i, set ? "t" : "f", 1);
     ngx_http_fluentai_param(r, &ctx->query, i + 1, set ? v->data : NULL,
                             v->len);
-}
-
-
-static void
-ngx_http_fluentai_profile_updated(ngx_http_request_t *r, PGresult *res)
-{
-    ngx_int_t  n;
-
-    n = ngx_http_fluentai_rows(r, res, 0);
-    if (n < 0) {
-        return;
-    }
-
-    if (n == 0) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
-        return;
-    }
-
-    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
-                             ngx_http_fluentai_user_json(res, 0, 0));
 }
 
 
