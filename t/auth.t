@@ -1064,7 +1064,13 @@ phase_start(
     my @inflight = grep { $_->{t0} >= $first && $_->{t1} <= $last } @samples;
     note sprintf 'C: hashing window %.0f ms, %d /health samples in it',
         1000 * ($last - $first), scalar @inflight;
-    ok @inflight >= 3, 'C: /health was asked at least 3 times while hashing';
+    # valgrind runs all threads on one serialised core: whether the event
+    # loop gets to answer during a hash is valgrind's scheduling, not ours
+    SKIP: {
+        skip 'thread interleaving under valgrind', 1 if $Valgrind;
+        ok @inflight >= 3,
+            'C: /health was asked at least 3 times while hashing';
+    }
     is scalar(grep { $_->{status} != 200 } @inflight), 0,
         'C: /health answered 200 while hashing';
     my ($max) = sort { $b <=> $a } map { $_->{t1} - $_->{t0} } @inflight;
@@ -1122,8 +1128,13 @@ phase_start(
     my @res = concurrently(@jobs);
     my @over = grep { $_->{status} == 503 } @res;
     note 'D: statuses: ' . join ' ', map { $_->{status} } @res;
-    ok @over >= 1, 'D: at least one 503 with a full queue'
-        or diag explain [map { "$_->{status} $_->{body}" } @res];
+    SKIP: {
+        # under valgrind requests arrive one at a time, slower than a hash
+        skip 'request arrival under valgrind is slower than hashing', 1
+            if $Valgrind;
+        ok @over >= 1, 'D: at least one 503 with a full queue'
+            or diag explain [map { "$_->{status} $_->{body}" } @res];
+    }
     is scalar(grep { ($_->{json}{code} // '') eq 'overloaded'
                      && ($_->{json}{error} // '') eq 'service_unavailable'
                      && ($_->{json}{status_code} // 0) == 503 } @over),
