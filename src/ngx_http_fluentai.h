@@ -210,6 +210,7 @@ void ngx_http_fluentai_fail(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 void ngx_http_fluentai_invalid(ngx_http_request_t *r, json_t *details);
+json_t *ngx_http_fluentai_details(ngx_http_request_t *r);
 json_t *ngx_http_fluentai_detail(const char *field, const char *msg,
     const char *type);
 const char *ngx_http_fluentai_bearer(ngx_http_request_t *r,

@@ -36,9 +36,8 @@ ngx_http_fluentai_register(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    details = json_array();
+    details = ngx_http_fluentai_details(r);
     if (details == NULL) {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
         return;
     }
 
@@ -137,9 +136,8 @@ ngx_http_fluentai_login(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    details = json_array();
+    details = ngx_http_fluentai_details(r);
     if (details == NULL) {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
         return;
     }
 

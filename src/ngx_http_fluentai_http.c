@@ -634,6 +634,23 @@ ngx_http_fluentai_invalid(ngx_http_request_t *r, json_t *details)
 }
 
 
+/* an empty details array for a validator; NULL: 500 answered */
+
+json_t *
+ngx_http_fluentai_details(ngx_http_request_t *r)
+{
+    json_t  *details;
+
+    details = json_array();
+    if (details == NULL) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
+    }
+
+    return details;
+}
+
+
 /* details with one entry, for a 422 about one field */
 
 json_t *

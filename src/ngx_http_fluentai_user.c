@@ -20,28 +20,22 @@ static void ngx_http_fluentai_password_stored(ngx_http_request_t *r,
     PGresult *res);
 static void ngx_http_fluentai_param_opt(ngx_http_request_t *r,
     ngx_uint_t i, ngx_uint_t set, ngx_http_fluentai_vstr_t *v);
+static json_t *ngx_http_fluentai_user_begin(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
 
 
 void
 ngx_http_fluentai_profile_update(ngx_http_request_t *r)
 {
     json_t                              *details;
-    const char                          *code;
     ngx_http_fluentai_ctx_t             *ctx;
     ngx_http_fluentai_profile_update_t  *p;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
     p = &ctx->profile;
 
-    code = ngx_http_fluentai_bearer(r, ctx);
-    if (code) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
-        return;
-    }
-
-    details = json_array();
+    details = ngx_http_fluentai_user_begin(r, ctx);
     if (details == NULL) {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
         return;
     }
 
@@ -61,6 +55,27 @@ ngx_http_fluentai_profile_update(ngx_http_request_t *r)
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
                                ngx_http_fluentai_user_done);
+}
+
+
+/*
+ * Both endpoints start alike: the bearer token (401), then a details array
+ * for the body's validation.  NULL: answered.
+ */
+
+static json_t *
+ngx_http_fluentai_user_begin(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx)
+{
+    const char  *code;
+
+    code = ngx_http_fluentai_bearer(r, ctx);
+    if (code) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
+        return NULL;
+    }
+
+    return ngx_http_fluentai_details(r);
 }
 
 
@@ -84,22 +99,14 @@ void
 ngx_http_fluentai_change_password(ngx_http_request_t *r)
 {
     json_t                               *details;
-    const char                           *code;
     ngx_http_fluentai_ctx_t              *ctx;
     ngx_http_fluentai_password_change_t  *pw;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
     pw = &ctx->passwords;
 
-    code = ngx_http_fluentai_bearer(r, ctx);
-    if (code) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
-        return;
-    }
-
-    details = json_array();
+    details = ngx_http_fluentai_user_begin(r, ctx);
     if (details == NULL) {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
         return;
     }
 
