@@ -24,6 +24,7 @@
 #define NGX_HTTP_FLUENTAI_MAX_BODY         16384
 #define NGX_HTTP_FLUENTAI_SECRET_MIN       32
 #define NGX_HTTP_FLUENTAI_MAX_PARAMS       8
+#define NGX_HTTP_FLUENTAI_UNPROCESSABLE    422
 
 
 /* endpoints, the values of "fluentai_endpoint" */

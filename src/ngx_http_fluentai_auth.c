@@ -52,7 +52,8 @@ ngx_http_fluentai_register(ngx_http_request_t *r)
     if (ngx_http_fluentai_job(r, ctx, NULL, NULL, &ctx->cred.password)
         == NULL)
     {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
         return;
     }
 
@@ -73,7 +74,8 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fluentai: password hashing failed");
-        ngx_http_fluentai_fail(r, 500, "internal_error");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
         return;
     }
 
@@ -188,7 +190,8 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
         ctx->old_hash.data = ngx_pnalloc(r->pool, ctx->old_hash.len + 1);
 
         if (ctx->user == NULL || ctx->old_hash.data == NULL) {
-            ngx_http_fluentai_fail(r, 500, "internal_error");
+            ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                   "internal_error");
             return;
         }
 
@@ -199,7 +202,8 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
 
     job = ngx_http_fluentai_job(r, ctx, encoded, &ctx->cred.password, NULL);
     if (job == NULL) {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
         return;
     }
 
@@ -234,7 +238,8 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     }
 
     if (ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK) {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
         return;
     }
 
@@ -333,7 +338,8 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
     }
 
     if (ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK) {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
         return;
     }
 

@@ -577,7 +577,7 @@ ngx_http_fluentai_category(ngx_uint_t status)
     case NGX_HTTP_UNAUTHORIZED:
         return "authentication_error";
 
-    case 422:
+    case NGX_HTTP_FLUENTAI_UNPROCESSABLE:
         return "validation_error";
 
     case NGX_HTTP_TOO_MANY_REQUESTS:
@@ -628,9 +628,12 @@ ngx_http_fluentai_fail(ngx_http_request_t *r, ngx_uint_t status,
 void
 ngx_http_fluentai_invalid(ngx_http_request_t *r, json_t *details)
 {
-    ngx_http_finalize_request(r,
-                     ngx_http_fluentai_send_error(r, 422, "validation_failed",
-                                                  details));
+    ngx_int_t  rc;
+
+    rc = ngx_http_fluentai_send_error(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                                      "validation_failed", details);
+
+    ngx_http_finalize_request(r, rc);
 }
 
 

@@ -121,11 +121,13 @@ ngx_http_fluentai_change_password(ngx_http_request_t *r)
         && ngx_memcmp(pw->current.data, pw->new_password.data,
                       pw->current.len) == 0)
     {
+        details = ngx_http_fluentai_detail("newPassword",
+                      "the new password must differ from the current one",
+                      "value_error.same_password");
+
         ngx_http_finalize_request(r,
-            ngx_http_fluentai_send_error(r, 422, "same_password",
-                ngx_http_fluentai_detail("newPassword",
-                       "the new password must differ from the current one",
-                       "value_error.same_password")));
+            ngx_http_fluentai_send_error(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                                         "same_password", details));
         return;
     }
 
@@ -165,7 +167,8 @@ ngx_http_fluentai_password_got(ngx_http_request_t *r, PGresult *res)
                                  &ctx->passwords.new_password)
            == NULL)
     {
-        ngx_http_fluentai_fail(r, 500, "internal_error");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
         return;
     }
 
@@ -195,7 +198,8 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
     if (job->hashed != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fluentai: password hashing failed");
-        ngx_http_fluentai_fail(r, 500, "internal_error");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error");
         return;
     }
 
