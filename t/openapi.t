@@ -370,6 +370,12 @@ my %STATUS_OF = (
     NGX_HTTP_INTERNAL_SERVER_ERROR => 500,
     NGX_HTTP_SERVICE_UNAVAILABLE => 503,
 );
+# and the module's own status constants (e.g. 422, which nginx lacks)
+{
+    my $h = slurp("$TOP/src/ngx_http_fluentai.h");
+    $STATUS_OF{$1} = $2
+        while $h =~ /^#define\s+(NGX_HTTP_FLUENTAI_\w+)\s+(\d{3})\s*$/mg;
+}
 my %EMITTED;     # code -> { status => 1 }
 my @DETAIL_TYPES;
 for my $f (glob("$TOP/src/*.c")) {
