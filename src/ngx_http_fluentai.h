@@ -152,6 +152,7 @@ typedef struct {
     unsigned                        rehash:1;       /* hash password */
     int                             verified;       /* 1, 0, -1 */
     int                             hashed;         /* 0 ok, -1 */
+    u_char                          salt[NGX_HTTP_FLUENTAI_SALT_LEN];
     char                            out[NGX_HTTP_FLUENTAI_HASH_MAX];
 } ngx_http_fluentai_pw_job_t;
 

@@ -18,7 +18,6 @@
 #include "ngx_http_fluentai_password.h"
 
 
-#define NGX_HTTP_FLUENTAI_SALT_LEN       16
 #define NGX_HTTP_FLUENTAI_TAG_LEN        32
 #define NGX_HTTP_FLUENTAI_SALT_B64       22     /* unpadded base64 of 16 */
 #define NGX_HTTP_FLUENTAI_TAG_B64        43     /* unpadded base64 of 32 */
@@ -167,10 +166,30 @@ ngx_http_fluentai_password_hash(const ngx_http_fluentai_argon2_t *a,
     const char *password, size_t len, char *out, size_t out_cap)
 {
     int            rc;
-    size_t         need;
     unsigned char  salt[NGX_HTTP_FLUENTAI_SALT_LEN];
 
-    if (a == NULL || out == NULL || out_cap == 0
+    if (RAND_bytes(salt, sizeof(salt)) != 1) {
+        return -1;
+    }
+
+    rc = ngx_http_fluentai_password_hash_salted(a, password, len, salt, out,
+                                                out_cap);
+
+    OPENSSL_cleanse(salt, sizeof(salt));
+
+    return rc;
+}
+
+
+int
+ngx_http_fluentai_password_hash_salted(const ngx_http_fluentai_argon2_t *a,
+    const char *password, size_t len, const unsigned char *salt, char *out,
+    size_t out_cap)
+{
+    int      rc;
+    size_t   need;
+
+    if (a == NULL || out == NULL || out_cap == 0 || salt == NULL
         || (password == NULL && len != 0) || len > UINT32_MAX)
     {
         return -1;
@@ -185,15 +204,9 @@ ngx_http_fluentai_password_hash(const ngx_http_fluentai_argon2_t *a,
         return -1;
     }
 
-    if (RAND_bytes(salt, sizeof(salt)) != 1) {
-        return -1;
-    }
-
     rc = argon2id_hash_encoded(a->t, a->m, a->p, password, len,
-                               salt, sizeof(salt), NGX_HTTP_FLUENTAI_TAG_LEN,
-                               out, need);
-
-    OPENSSL_cleanse(salt, sizeof(salt));
+                               salt, NGX_HTTP_FLUENTAI_SALT_LEN,
+                               NGX_HTTP_FLUENTAI_TAG_LEN, out, need);
 
     if (rc != ARGON2_OK) {
         OPENSSL_cleanse(out, out_cap);

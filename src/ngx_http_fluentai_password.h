@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 
+#define NGX_HTTP_FLUENTAI_SALT_LEN       16     /* argon2id salt */
 #define NGX_HTTP_FLUENTAI_HASH_MAX       256    /* encoded hash buffer */
 
 
@@ -39,6 +40,16 @@ const char *ngx_http_fluentai_argon2_parse(ngx_http_fluentai_argon2_t *a,
  */
 int ngx_http_fluentai_password_hash(const ngx_http_fluentai_argon2_t *a,
     const char *password, size_t len, char *out, size_t out_cap);
+
+/*
+ * The same with a given 16-byte salt: for pool threads, whose salt is drawn
+ * on the event loop (OpenSSL keeps a random generator per thread that
+ * calls RAND_bytes, and nginx's pool threads exit without OpenSSL's thread
+ * clean-up running).
+ */
+int ngx_http_fluentai_password_hash_salted(
+    const ngx_http_fluentai_argon2_t *a, const char *password, size_t len,
+    const unsigned char *salt, char *out, size_t out_cap);
 
 /*
  * Verifies password against encoded: "$argon2id$..." via argon2id_verify

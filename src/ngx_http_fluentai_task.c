@@ -9,6 +9,7 @@
 
 #include "ngx_http_fluentai.h"
 
+#include <openssl/rand.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -107,9 +108,10 @@ ngx_http_fluentai_task_thread(void *data, ngx_log_t *log)
     }
 
     if (job->hash) {
-        job->hashed = ngx_http_fluentai_password_hash(&job->argon2,
+        job->hashed = ngx_http_fluentai_password_hash_salted(&job->argon2,
                                                 (char *) job->new_password,
                                                 job->new_password_len,
+                                                job->salt,
                                                 job->out, sizeof(job->out));
     }
 }
@@ -187,6 +189,12 @@ ngx_http_fluentai_job(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     }
 
     job->argon2 = ctx->mcf->argon2;
+
+    /* a salt for any hash the job may do, drawn here, not in the thread */
+
+    if (RAND_bytes(job->salt, sizeof(job->salt)) != 1) {
+        return NULL;
+    }
 
     if (encoded) {
         len = ngx_strlen(encoded);

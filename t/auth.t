@@ -1143,8 +1143,12 @@ phase_start(
               @res), 0, 'D: right passwords give 200 or 503';
     is scalar(grep { !$_->{known} && $_->{status} != 401 && $_->{status} != 503 }
               @res), 0, 'D: unknown emails give 401 or 503';
-    ok scalar(grep { $_->{status} == 200 } @res) >= 1,
-        'D: the job that got the thread succeeded';
+    SKIP: {
+        skip 'which job gets the thread is valgrind scheduling', 1
+            if $Valgrind;
+        ok scalar(grep { $_->{status} == 200 } @res) >= 1,
+            'D: the job that got the thread succeeded';
+    }
     is scalar(grep { $_->{status} >= 500 && $_->{status} != 503 } @res), 0,
         'D: no 500';
 
