@@ -132,6 +132,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fluentai_error_page"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_fluentai_error_page,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fluentai_auth_jwt"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_http_fluentai_auth_jwt,
@@ -482,6 +489,10 @@ ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (lcf->endpoint != NGX_HTTP_FLUENTAI_EP_NONE) {
         return "is duplicate";
+    }
+
+    if (lcf->error_page) {
+        return "cannot be used with \"fluentai_error_page\"";
     }
 
     value = cf->args->elts;

@@ -102,6 +102,8 @@ typedef struct {
 typedef struct {
     ngx_uint_t                      endpoint;
     ngx_flag_t                      auth_jwt;
+    ngx_flag_t                      error_page;      /* fluentai_error_page */
+    ngx_str_t                       retry_after;     /* its 429's header */
 } ngx_http_fluentai_loc_conf_t;
 
 
@@ -218,6 +220,10 @@ json_t *ngx_http_fluentai_detail(const char *field, const char *msg,
 const char *ngx_http_fluentai_bearer(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
 ngx_int_t ngx_http_fluentai_add_variables(ngx_conf_t *cf);
+
+/* error_page: nginx's own errors in the contract's shape */
+char *ngx_http_fluentai_error_page(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* cors */
 ngx_int_t ngx_http_fluentai_cors_headers(ngx_http_request_t *r);

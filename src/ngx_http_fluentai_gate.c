@@ -20,10 +20,11 @@ ngx_http_fluentai_access_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
 
-    /* the endpoints authenticate by themselves */
+    /* the endpoints authenticate by themselves; error pages need none */
 
     if (!lcf->auth_jwt
         || lcf->endpoint != NGX_HTTP_FLUENTAI_EP_NONE
+        || lcf->error_page
         || r->method == NGX_HTTP_OPTIONS
         || r != r->main)
     {

@@ -74,6 +74,12 @@ static ngx_http_fluentai_message_t  ngx_http_fluentai_messages[] = {
     { "overloaded", "Server is overloaded, try again later" },
     { "not_found", "Not found" },
     { "internal_error", "Internal server error" },
+    { "bad_request", "Bad request" },
+    { "forbidden", "Forbidden" },
+    { "uri_too_long", "Request URI is too long" },
+    { "request_header_too_large", "Request header or cookie is too large" },
+    { "service_unavailable", "Service unavailable" },
+    { "http_error", "Request failed" },
     { NULL, NULL }
 };
 

@@ -9,9 +9,16 @@
 #     index.html), cache headers, JSON for a missing asset;
 #   - nginx's own 405, 413, 502 and 504 in the contract's JSON shape, the
 #     413 identical to the module's own;
+#   - every status error_page sends to @fluentai_error (400, 403, 404, 405,
+#     413, 414, 429, 494 as 431, 500, 502, 503, 504), each really raised:
+#     the contract's JSON, Cache-Control: no-store, and for a listed Origin
+#     Access-Control-Allow-Origin/-Credentials and Vary: Origin; for
+#     another origin no Access-Control-* header (414: nginx never reads
+#     the headers after a request line that is too long, so no CORS);
 #   - limit_req on login: a burst beyond the allowance gets 429
 #     {"error":"rate_limited","code":"rate_limited",...,"status_code":429}
 #     with Retry-After, while register (its own zone) still answers;
+#   - CORS preflights are not rate-limited: twenty in a second all 204;
 #   - /docs and /openapi.json (the documentation block);
 #   - the access log in its log_format, with the module's variables.
 
@@ -238,6 +245,10 @@ my $extra = <<"_EOC_";
             proxy_read_timeout 1s;
             proxy_pass http://127.0.0.1:$mute_port;
         }
+        # and the statuses nothing else here raises
+        location = /t/forbidden { deny all; }
+        location = /t/status-500 { return 500; }
+        location = /t/status-503 { return 503; }
 _EOC_
 
 my $servroot = Test::Nginx::Util::servroot();
@@ -265,6 +276,55 @@ sub err_body {
     my ($error, $code, $st) = @_;
     return { error => $error, code => $code, message => $MESSAGE{$code}
              // die("no module message for $code\n"), status_code => $st };
+}
+
+sub vary_origin {
+    my ($r) = @_;
+    return grep { lc($_) eq 'origin' }
+           split /\s*,\s*/, $r->{headers}{vary} // '';
+}
+
+sub no_cors {
+    my ($name, $r) = @_;
+    my @cors = grep { /^access-control-/ } keys %{ $r->{headers} };
+    ok !@cors, "$name: no Access-Control-* header"
+        or diag join ', ', map { "$_: $r->{headers}{$_}" } @cors;
+}
+
+# one request as raw bytes (what HTTP::Tiny will not send: a bad
+# Content-Length, a 9 kB request line or cookie); the answer up to EOF
+sub raw_http {
+    my ($req) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => server_port(),
+                                  Timeout => 10 * $TF)
+        or return { status => 0, headers => {}, body => "connect: $!" };
+    local $SIG{PIPE} = 'IGNORE';
+    print $s $req;
+    my $buf = '';
+    while (my $n = sysread $s, $buf, 65536, length $buf) { }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (split /\r\n/, $head // '') {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
+    }
+    return { status => $status // 0, headers => \%h, body => $body // '',
+             json => json_decode($body // '') };
+}
+
+# refreshes in a row until limit_req answers 429 (2r/s, burst 20)
+sub rate_limit_refresh {
+    my ($origin) = @_;
+    my $r;
+    for (1 .. 60) {
+        $r = api(POST => '/auth/refresh', json => {},
+                 headers => { Origin => $origin });
+        last if $r->{status} == 429;
+    }
+    return $r;
 }
 
 my $ok = start_example(0);
@@ -343,6 +403,102 @@ SKIP: {
                 { error => 'service_unavailable',
                   code => 'service_unavailable',
                   message => 'Service unavailable', status_code => 504 });
+    };
+
+    subtest "nginx's own errors, every status: JSON and the module's CORS" => sub {
+        my $ok_origin = 'http://localhost:5173';
+        my $bad_origin = 'http://localhost:5174';
+        like $EXAMPLE, qr/^\s*fluentai_cors_origins\s[^;]*\Q$ok_origin\E[\s;]/m,
+             "$ok_origin is a listed origin";
+        unlike $EXAMPLE, qr/\Q$bad_origin\E/, "$bad_origin is not";
+        my $big = '{"email":"' . ('x' x 20000) . '"}';
+        # [ status, how to raise it (origin => response), expected body,
+        #   why no CORS header can be sent ]
+        my @cases = (
+            [ 400, sub { raw_http("GET /health HTTP/1.1\r\nHost: x\r\n"
+                                  . "Origin: $_[0]\r\nContent-Length: abc\r\n"
+                                  . "Connection: close\r\n\r\n") },
+              err_body('http_error', 'bad_request', 400) ],
+            [ 400, sub { raw_http("GARBAGE\r\nOrigin: $_[0]\r\n\r\n") },
+              err_body('http_error', 'bad_request', 400),
+              'a malformed request line: its headers are never read' ],
+            [ 403, sub { api(GET => '/t/forbidden', headers => { Origin => $_[0] }) },
+              err_body('http_error', 'forbidden', 403) ],
+            [ 404, sub { api(GET => '/auth/unknown', headers => { Origin => $_[0] }) },
+              err_body('http_error', 'not_found', 404) ],
+            [ 405, sub { api(POST => '/some/client/route', body => 'x',
+                             headers => { Origin => $_[0] }) },
+              err_body('http_error', 'method_not_allowed', 405) ],
+            [ 413, sub { api(POST => '/auth/login', body => $big, headers => {
+                             Origin => $_[0],
+                             'Content-Type' => 'application/json' }) },
+              err_body('http_error', 'payload_too_large', 413) ],
+            [ 414, sub { raw_http('GET /auth/' . ('a' x 9000) . " HTTP/1.1\r\n"
+                                  . "Host: x\r\nOrigin: $_[0]\r\n"
+                                  . "Connection: close\r\n\r\n") },
+              err_body('http_error', 'uri_too_long', 414),
+              'the headers after a too long request line are never read' ],
+            [ 429, sub { rate_limit_refresh($_[0]) },
+              err_body('rate_limited', 'rate_limited', 429) ],
+            [ 431, sub { raw_http("GET /health HTTP/1.1\r\nHost: x\r\n"
+                                  . "Origin: $_[0]\r\nCookie: "
+                                  . ('c' x 9000) . "\r\n"
+                                  . "Connection: close\r\n\r\n") },
+              err_body('http_error', 'request_header_too_large', 431) ],
+            [ 500, sub { api(GET => '/t/status-500', headers => { Origin => $_[0] }) },
+              err_body('internal_server_error', 'internal_error', 500) ],
+            [ 502, sub { api(GET => '/t/upstream-down', headers => { Origin => $_[0] }) },
+              err_body('service_unavailable', 'service_unavailable', 502) ],
+            [ 503, sub { api(GET => '/t/status-503', headers => { Origin => $_[0] }) },
+              err_body('service_unavailable', 'service_unavailable', 503) ],
+            [ 504, sub { api(GET => '/t/upstream-mute', headers => { Origin => $_[0] }) },
+              err_body('service_unavailable', 'service_unavailable', 504) ],
+        );
+        for my $c (@cases) {
+            my ($st, $raise, $want, $no_cors) = @$c;
+            my $name = $st == 431 ? '494 (answered 431)' : $st;
+            $name .= " ($no_cors)" if $no_cors;
+            my $r = $raise->($ok_origin);
+            json_is("$name, listed origin", $r, $st, $want);
+            is $r->{headers}{'cache-control'}, 'no-store',
+               "$name: Cache-Control: no-store";
+            is $r->{headers}{'retry-after'}, ($st == 429 ? 1 : undef),
+               "$name: Retry-After " . ($st == 429 ? '1' : 'only on 429');
+            ok vary_origin($r), "$name: Vary: Origin";
+            if ($no_cors) {
+                no_cors("$name, listed origin", $r);
+            } else {
+                is $r->{headers}{'access-control-allow-origin'}, $ok_origin,
+                   "$name: Access-Control-Allow-Origin: $ok_origin";
+                is $r->{headers}{'access-control-allow-credentials'}, 'true',
+                   "$name: Access-Control-Allow-Credentials: true";
+            }
+            $r = $raise->($bad_origin);
+            json_is("$name, other origin", $r, $st, $want);
+            no_cors("$name, other origin", $r);
+            ok vary_origin($r), "$name, other origin: Vary: Origin";
+        }
+    };
+
+    subtest 'preflights are not rate-limited: twenty in a second, all 204' => sub {
+        my $t0 = Time::HiRes::time();
+        my @st;
+        for my $path (('/auth/login') x 10, ('/auth/register') x 10) {
+            my $r = api(OPTIONS => $path, headers => {
+                Origin => 'http://localhost:5173',
+                'Access-Control-Request-Method' => 'POST',
+                'Access-Control-Request-Headers' => 'content-type' });
+            push @st, $r->{status};
+        }
+        my $elapsed = Time::HiRes::time() - $t0;
+        ok $elapsed < 1, sprintf('sent in %.2f s', $elapsed);
+        is_deeply \@st, [ (204) x 20 ], 'all twenty: 204'
+            or diag "@st";
+        # the real requests still are (login: 1r/s, burst 10)
+        my @real = map { api(POST => '/auth/login', json => {})->{status} }
+                   1 .. 15;
+        ok((grep { $_ == 429 } @real), 'logins right after: limited (429)')
+            or diag "@real";
     };
 
     subtest '/docs and /openapi.json' => sub {
@@ -432,14 +588,16 @@ SKIP: {
         }
         my @lines = split /\n/, $log;
         my ($mark) = grep { /\Q$marker\E/ } @lines;
-        like $mark // '', qr/"GET \Q$marker\E HTTP\/1\.1" 404 .* user=- sid=- err=-$/,
-             'a JSON 404 (nginx): logged, no module variables';
+        like $mark // '', qr/"GET \Q$marker\E HTTP\/1\.1" 404 .* user= sid= err=not_found$/,
+             'a JSON 404 (nginx, @fluentai_error): its code logged';
         like $lines[-1] // '', qr/"POST \/auth\/register HTTP\/1\.1" 422 .* user= sid= err=validation_failed$/,
              'a 422: $fluentai_error_code = validation_failed';
         ok((grep { /"POST \/auth\/login HTTP\/1\.1" 429 / } @lines),
            'the 429s are logged');
         ok((grep { /"GET \/health HTTP\/1\.1" 200 .* user= sid= err=$/ } @lines),
            'a success: empty error code');
+        ok((grep { /"GET \/assets\/app-1a2b3c\.js HTTP\/1\.1" 200 .* user=- sid=- err=-$/ } @lines),
+           'a static file: no module variables');
         unlike $log, qr/refresh_token=/, 'no query strings in the log';
     };
 

@@ -7,8 +7,9 @@
 #    module can emit (the code table in src/ngx_http_fluentai_http.c and
 #    every literal passed to ngx_http_fluentai_fail/send_error, or to the
 #    pool's 503 path, in src/*.c) is in the document with the module's
-#    status and message; every 422 detail type is in its enum; every JSON
-#    body of nginx.conf.example's error_page mappings is a valid Error.
+#    status and message; every 422 detail type is in its enum; every
+#    answer of fluentai_error_page (its status table) is a valid, documented
+#    Error, and nginx.conf.example sends nginx's own errors to it.
 # 2. Live responses: a real flow through every endpoint (success and
 #    errors, then a server whose database is down), each response
 #    validated against the schema of its documented status, its `code`
@@ -520,27 +521,59 @@ subtest 'document: every error code the module emits' => sub {
     }
 };
 
-subtest 'nginx.conf.example: error_page bodies are valid Errors' => sub {
-    my %seen;
+subtest 'fluentai_error_page: every answer is a documented Error' => sub {
+    my $src = slurp("$TOP/src/ngx_http_fluentai_error_page.c");
+    my ($tbl) = $src =~ /ngx_http_fluentai_error_maps\[\]\s*=\s*\{(.*?)\n\};/s;
+    my %num = (%STATUS_OF,
+               NGX_HTTP_FORBIDDEN => 403, NGX_HTTP_NOT_FOUND => 404,
+               NGX_HTTP_REQUEST_URI_TOO_LARGE => 414,
+               NGX_HTTP_REQUEST_HEADER_TOO_LARGE => 494,
+               NGX_HTTP_BAD_GATEWAY => 502, NGX_HTTP_GATEWAY_TIME_OUT => 504);
+    $num{$1} = $2 while $src =~ /^#define\s+(NGX_HTTP_FLUENTAI_\w+)\s+(\d{3})\s*$/mg;
+    my @rows = ($tbl // '') =~ /\{\s*(\w+),\s*(\w+),\s*"([a-z_]+)"\s*\}/g;
+    ok @rows >= 36, @rows / 3 . ' rows in the error_page table' or return;
     my $messages = $DOC->{'x-fluentai-error-messages'} // {};
+    my $statuses = $DOC->{'x-fluentai-error-codes'} // {};
     my $err = $DOC->{components}{schemas}{Error};
-    while ($EXAMPLE =~ /^\s*return\s+(\d{3})\s+'([^']*)'\s*;/mg) {
-        my ($st, $body) = ($1, $2);
-        my $e = eval { valid($err, $body) } // ["not JSON: $@"];
-        ok !@$e, "return $st: a valid Error" or diag explain $e;
-        my $j = eval { $JSON->decode($body) } or next;
-        is $j->{status_code}, $st, "return $st: status_code $st";
-        is $j->{message}, $messages->{ $j->{code} // '' },
-           "return $st: the documented message of '" . ($j->{code} // '')
-           . "'";
-        if (exists $MESSAGE{ $j->{code} }) {
-            is $j->{message}, $MESSAGE{ $j->{code} },
-               "return $st: the module's own message for '$j->{code}'";
-        }
-        $seen{$st} = 1;
+    my %answered;
+    while (my ($from, $to, $code) = splice @rows, 0, 3) {
+        my ($f, $st) = ($num{$from}, $num{$to});
+        ok $f && $st, "$from -> $to: known statuses" or next;
+        my $category = $st == 429 ? 'rate_limited'
+                     : $st == 500 ? 'internal_server_error'
+                     : $st =~ /^50[234]$/ ? 'service_unavailable'
+                     : 'http_error';
+        my $body = $JSON->encode({ error => $category, code => $code,
+                                   message => $MESSAGE{$code} // '',
+                                   status_code => $st + 0 });
+        my $e = valid($err, $body);
+        ok !@$e, "$f answered $st '$code': a valid Error" or diag explain $e;
+        is $messages->{$code}, $MESSAGE{$code},
+           "'$code': the documented message is the module's";
+        ok $statuses->{$code} == $st
+           || ($code eq 'service_unavailable' && $statuses->{$code} == 503),
+           "'$code': x-fluentai-error-codes says $st";
+        $answered{$f} = 1;
     }
-    ok $seen{$_}, "nginx.conf.example maps $_ to JSON"
-        for qw(404 413 429 502 503 504);
+    ok exists $MESSAGE{http_error}, "the fallback 'http_error' has a message";
+    # nginx.conf.example sends these to a fluentai_error_page location
+    my %target;
+    while ($EXAMPLE =~ /^\s*location\s+(?:=\s*)?(\S+)\s*\{([^}]*)\}/mg) {
+        my ($loc, $body) = ($1, $2);
+        $target{$loc} = 1 if $body =~ /^\s*fluentai_error_page\b/m;
+    }
+    my %mapped;
+    while ($EXAMPLE =~ /^\s*error_page\s+([\d\s]+?)\s+(?:=\d+\s+)?(\S+);/mg) {
+        my ($codes, $to) = ($1, $2);
+        next unless $target{$to};
+        $mapped{$_} = 1 for split /\s+/, $codes;
+    }
+    for my $st (qw(400 403 404 405 413 414 429 494 500 502 503 504)) {
+        ok $mapped{$st} && $answered{$st},
+           "nginx.conf.example sends $st to fluentai_error_page, which has a code for it";
+    }
+    unlike $EXAMPLE, qr/^\s*return\s+\d{3}\s+'\{/m,
+           'no hand-written JSON error bodies left in nginx.conf.example';
 };
 
 # --- live ---------------------------------------------------------------------
