@@ -72,4 +72,4 @@ clean:
 	rm -rf $(BUILD) t/servroot*
 
 # Targets that live with their own files.
-include $(wildcard bench/bench.mk fuzz/fuzz.mk docs/docs.mk)
+include $(wildcard bench/bench.mk fuzz/fuzz.mk docs/docs.mk t/browser/browser.mk)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the build, the tests and `make run` need.
+# Install the Debian packages the build, the tests and `make run` need
+# (with the argument `browser`, also those of `make test-browser`).
 # Fast no-op when everything is installed; apt-get update only when
 # something is missing; a clear failure when not root.
 set -euo pipefail
@@ -12,6 +13,13 @@ PKGS=(
     liblist-moreutils-perl libwww-perl liburi-perl
     valgrind wrk clang libclang-rt-dev
 )
+
+# `scripts/deps.sh browser` (make test-browser): also Debian's chromium,
+# and npm unless one is on PATH already
+if [ "${1:-}" = browser ]; then
+    PKGS+=(chromium fonts-liberation)
+    command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

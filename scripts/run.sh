@@ -13,11 +13,14 @@
 # FLUENTAI_WEB_ROOT is the frontend served at / (default .run/www, a
 # placeholder page; point it at the React client's build output).  /docs
 # and /openapi.json come from build/docs/www (`make docs`, which `make run`
-# runs first).
+# runs first).  FLUENTAI_CORS_ORIGINS replaces the example's
+# fluentai_cors_origins (e.g. "http://localhost:5173" for a Vite dev server
+# on its default port).  FLUENTAI_RUN_DIR keeps everything elsewhere than
+# .run/ (make test-browser runs its own server so).
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUN="$TOP/.run"
+RUN=${FLUENTAI_RUN_DIR:-$TOP/.run}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGDATA_RUN="$RUN/pgdata"
 PGSOCK="$RUN/pgsock"
@@ -143,6 +146,7 @@ EOF
     fi
     [ -d "$WEB_ROOT" ] || die "FLUENTAI_WEB_ROOT: $WEB_ROOT is not a directory"
     case "$WEB_ROOT" in *'|'*|*' '*|*';'*) die "FLUENTAI_WEB_ROOT must not contain | ; or spaces";; esac
+    case "${FLUENTAI_CORS_ORIGINS:-}" in *['|;"\\']*) die "FLUENTAI_CORS_ORIGINS must not contain | ; \" or \\";; esac
     [ -f "$DOCS_DIR/index.html" ] \
         || log "no $DOCS_DIR (make docs): /docs will answer 404"
 }
@@ -171,6 +175,7 @@ write_conf() {
             -e "s|^([[:space:]]*)root /var/www/fluentai;|\\1root $WEB_ROOT;|" \
             -e "s|/usr/share/fluentai/docs|$DOCS_DIR|" \
             -e "s|^([[:space:]]*)access_log /[^ ;]*|\\1access_log $RUN/access.log|" \
+            -e "${FLUENTAI_CORS_ORIGINS:+s|^([[:space:]]*)fluentai_cors_origins .*;|\\1fluentai_cors_origins $FLUENTAI_CORS_ORIGINS;|}" \
             -e "s|^http \\{|http {\\n    client_body_temp_path $RUN/tmp/client_body;\\n    proxy_temp_path $RUN/tmp/proxy;\\n    fastcgi_temp_path $RUN/tmp/fastcgi;\\n    uwsgi_temp_path $RUN/tmp/uwsgi;\\n    scgi_temp_path $RUN/tmp/scgi;|" \
             "$TOP/nginx.conf.example"
     } > "$RUN/nginx.conf.new"
