@@ -199,18 +199,18 @@ GET /auth/nope
 
 
 === TEST 11: the $fluentai_error_code of an error page is its code
---- http_config
-    log_format t '$status err=$fluentai_error_code';
 --- config
-    access_log logs/error.log t;
     error_page 404 @fluentai_error;
     location /auth/ { return 404; }
-    location @fluentai_error { fluentai_error_page; }
+    location @fluentai_error {
+        add_header X-Error-Code "$fluentai_error_code" always;
+        fluentai_error_page;
+    }
 --- request
 GET /auth/nope
 --- error_code: 404
---- error_log
-404 err=not_found
+--- response_headers
+X-Error-Code: not_found
 
 
 
