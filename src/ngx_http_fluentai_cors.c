@@ -10,6 +10,9 @@
 
 #define NGX_HTTP_FLUENTAI_CORS_MAX_AGE  "600"
 
+/* response headers a page may read besides the CORS-safelisted ones */
+#define NGX_HTTP_FLUENTAI_CORS_EXPOSE   "Retry-After, WWW-Authenticate"
+
 
 static ngx_table_elt_t *ngx_http_fluentai_cors_origin(ngx_http_request_t *r);
 
@@ -141,6 +144,10 @@ ngx_http_fluentai_cors_headers(ngx_http_request_t *r)
         != NGX_OK
         || ngx_http_fluentai_header(r, "Access-Control-Allow-Credentials",
                                       (u_char *) "true", 4)
+           != NGX_OK
+        || ngx_http_fluentai_header(r, "Access-Control-Expose-Headers",
+                                    (u_char *) NGX_HTTP_FLUENTAI_CORS_EXPOSE,
+                                    sizeof(NGX_HTTP_FLUENTAI_CORS_EXPOSE) - 1)
            != NGX_OK)
     {
         return NGX_ERROR;

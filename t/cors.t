@@ -1,7 +1,8 @@
 # CORS (fluentai_cors_origins), as the contract says: a listed origin gets
 # Access-Control-Allow-Origin: <that origin>, Access-Control-Allow-
 # Credentials: true and Vary: Origin on every module response, errors
-# included; a preflight OPTIONS answers 204 with the allowed methods,
+# included (and Access-Control-Expose-Headers: Retry-After,
+# WWW-Authenticate, so that a page can read them); a preflight OPTIONS answers 204 with the allowed methods,
 # "Authorization, Content-Type" and a max age; any other origin gets no CORS
 # header; "*" (and malformed origins) fail the configuration.
 
@@ -40,6 +41,9 @@ sub cors_ok {
        "$name: Access-Control-Allow-Origin is the origin";
     is $r->{headers}{'access-control-allow-credentials'}, 'true',
        "$name: Access-Control-Allow-Credentials: true";
+    is $r->{headers}{'access-control-expose-headers'},
+       'Retry-After, WWW-Authenticate',
+       "$name: the page may read Retry-After and WWW-Authenticate";
     ok vary_has_origin($r), "$name: Vary: Origin";
 }
 

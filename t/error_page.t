@@ -85,6 +85,7 @@ Origin: http://localhost:5173
 Retry-After: 1
 Access-Control-Allow-Origin: http://localhost:5173
 Access-Control-Allow-Credentials: true
+Access-Control-Expose-Headers: Retry-After, WWW-Authenticate
 Cache-Control: no-store
 --- response_body chomp
 {"error":"rate_limited","code":"rate_limited","message":"Too many requests","status_code":429}

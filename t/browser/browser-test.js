@@ -208,6 +208,13 @@ async function crossOrigin(browser, pageOrigin, api, console_) {
   check((by["429 from limit_req"] || {}).body
         && by["429 from limit_req"].body.code === "rate_limited",
         "429: code rate_limited");
+  check((by["429 from limit_req"] || {}).retryAfter === "1",
+        "429: the page reads Retry-After: 1",
+        (by["429 from limit_req"] || {}).retryAfter);
+  check((by["profile after logout"] || {}).wwwAuthenticate
+        === 'Bearer error="invalid_token"',
+        "401: the page reads WWW-Authenticate",
+        (by["profile after logout"] || {}).wwwAuthenticate);
   check((by["413 from nginx"] || {}).body
         && by["413 from nginx"].body.code === "payload_too_large",
         "413: code payload_too_large");

@@ -33,6 +33,8 @@
       var res = await fetch(API + path, init);
       step.status = res.status;
       step.contentType = res.headers.get("Content-Type");
+      step.retryAfter = res.headers.get("Retry-After");
+      step.wwwAuthenticate = res.headers.get("WWW-Authenticate");
       var text = await res.text();
       step.body = JSON.parse(text);
     } catch (e) {
