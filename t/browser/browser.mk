@@ -24,5 +24,6 @@ $(BROWSER_PPTR): t/browser/package.json t/browser/package-lock.json
 	cp t/browser/package.json t/browser/package-lock.json $(BROWSER_BUILD)/
 	cd $(BROWSER_BUILD) && npm ci --ignore-scripts --no-audit --no-fund \
 	    --loglevel=error
-	@test -f $@ || { echo "test-browser: npm ci did not install puppeteer-core" >&2; exit 1; }
+	@test -f $@ || { echo "test-browser: npm ci did not install" \
+	    "puppeteer-core" >&2; exit 1; }
 	touch $@
