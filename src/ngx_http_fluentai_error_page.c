@@ -142,10 +142,21 @@ ngx_http_fluentai_error_map(ngx_uint_t status)
 static ngx_int_t
 ngx_http_fluentai_error_page_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                       rc;
     ngx_uint_t                      status;
     const char                     *code;
     ngx_http_fluentai_loc_conf_t   *lcf;
     ngx_http_fluentai_error_map_t  *m;
+
+    /*
+     * nginx leaves an error's unread body to the error page: read away,
+     * or it would be taken for the next request on the connection
+     */
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
 

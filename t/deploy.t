@@ -312,7 +312,7 @@ sub raw_http {
         $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
     }
     return { status => $status // 0, headers => \%h, body => $body // '',
-             json => json_decode($body // '') };
+             json => json_decode($body // ''), raw => $buf };
 }
 
 # refreshes in a row until limit_req answers 429 (2r/s, burst 20)
@@ -478,6 +478,24 @@ SKIP: {
             no_cors("$name, other origin", $r);
             ok vary_origin($r), "$name, other origin: Vary: Origin";
         }
+    };
+
+    subtest 'an error page reads away the body: the next request on the connection is served' => sub {
+        rate_limit_refresh('http://localhost:5173');
+        my $body = '{"refresh_token":"x"}';
+        my $r = raw_http("POST /auth/refresh HTTP/1.1\r\nHost: x\r\n"
+                         . "Content-Type: application/json\r\n"
+                         . 'Content-Length: ' . length($body) . "\r\n\r\n"
+                         . $body
+                         . "GET /auth/unknown HTTP/1.1\r\nHost: x\r\n"
+                         . "Connection: close\r\n\r\n");
+        my @st = $r->{raw} =~ m{HTTP/1\.1 (\d{3}) }g;
+        is "@st", '429 404', 'a 429 with a body, then a 404 on the same '
+                             . 'connection' or diag $r->{raw};
+        my ($last) = $r->{raw} =~ /(\{[^{}]*\})\s*\z/;
+        is_deeply json_decode($last // ''),
+                  err_body('http_error', 'not_found', 404),
+                  'the second answer: the JSON 404';
     };
 
     subtest 'preflights are not rate-limited: twenty in a second, all 204' => sub {

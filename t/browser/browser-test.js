@@ -288,6 +288,16 @@ async function main() {
   }
 
   fs.writeFileSync(path.join(OUT, "console.log"), console_.join("\n") + "\n");
+  // every request the browser sent was understood (a body left unread on
+  // a kept-alive connection would turn the next request into a 400)
+  let access = "";
+  try {
+    access = fs.readFileSync(path.join(BUILD, "run", "access.log"), "utf8");
+  } catch (e) { }
+  fs.writeFileSync(path.join(OUT, "access.log"), access);
+  const bad = access.split("\n").filter((l) => /" 400 /.test(l));
+  check(access.length > 0 && bad.length === 0,
+        "the access log has the requests and no 400", bad.join("\n"));
   const cors = console_.filter((l) => /CORS|Access-Control|cross-origin/i
                                       .test(l));
   check(cors.length === 0, "no CORS message in the console",
