@@ -25,7 +25,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer jwt);
 use B ();
 use Cwd ();
 use Digest::SHA qw(hmac_sha256);
@@ -644,23 +644,6 @@ sub R {
     return $r;
 }
 
-my $key = do {
-    my $k = slurp(data_dir() . '/jwt.key');
-    $k =~ s/\n+\z//;
-    $k;
-};
-
-sub jwt {
-    my (%c) = @_;
-    my $h = encode_base64url($JSON->encode({ alg => 'HS256', typ => 'JWT' }));
-    my $p = encode_base64url($JSON->encode({
-        sub => $c{sub}, sid => $c{sid}, type => $c{type} // 'access',
-        iat => $c{iat} // time, exp => $c{exp} // time + 600,
-        jti => $c{jti} // 'openapi-' . int(rand(1e9)),
-    }));
-    my $sig = encode_base64url(hmac_sha256("$h.$p", $key));
-    return "$h.$p.$sig";
-}
 
 sub uuid4 {
     my @b = map { int rand 256 } 1 .. 16;
@@ -671,7 +654,6 @@ sub uuid4 {
                      substr($h, 16, 4), substr($h, 20);
 }
 
-sub bearer { +{ Authorization => "Bearer $_[0]" } }
 
 my $ok = start_nginx(
     main_config => fluentai_main_config(),
