@@ -396,7 +396,8 @@ for my $f (glob("$TOP/src/*.c")) {
     push @DETAIL_TYPES, $src =~ /"((?:value|type)_error\.[a-z_.]+)"/g;
 }
 # the bearer check's codes reach fail() through a variable
-my ($BEARER_C) = $HTTP_C =~ /^(ngx_http_fluentai_bearer\(.*?^\})/ms;
+my ($BEARER_C) = slurp("$TOP/src/ngx_http_fluentai_session.c")
+    =~ /^(ngx_http_fluentai_bearer\(.*?^\})/ms;
 $EMITTED{$_}{401} = 1 for ($BEARER_C // '') =~ /return\s+"([a-z_]+)"/g;
 
 my %ops;         # endpoint name -> [ [path, method, op], ... ]
