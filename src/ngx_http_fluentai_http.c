@@ -653,7 +653,7 @@ ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
 
 
 /*
- * While the request waits (database queue, query, hash), a client that
+ * While the request waits (database queue, query), a client that
  * closes its connection is noticed, as limit_req and upstream do: nginx
  * then terminates the request, and its cleanup leaves the pool's queue
  * at once (ngx_http_fluentai_ctx_cleanup).  A body still being discarded
