@@ -74,7 +74,7 @@ ngx_http_fluentai_error_page(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    if (lcf->endpoint != NGX_HTTP_FLUENTAI_EP_NONE) {
+    if (lcf->endpoint) {
         return "cannot be used with \"fluentai_endpoint\"";
     }
 
@@ -199,5 +199,10 @@ ngx_http_fluentai_error_page_handler(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    return ngx_http_fluentai_send_error(r, status, code, NULL);
+    /* answered and finalized by fail(), as an endpoint's error */
+
+    r->main->count++;
+    ngx_http_fluentai_fail(r, status, code, NULL);
+
+    return NGX_DONE;
 }
