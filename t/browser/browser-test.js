@@ -6,10 +6,10 @@
 // as the only fluentai_cors_origins; drives Debian's chromium headless with
 // puppeteer-core:
 //   1. the page calls register, login, profile, refresh, logout (and a
-//      profile after logout, an unknown API path) with fetch, then logs in
-//      with wrong passwords until nginx's limit_req answers 429, then sends
-//      a body over client_max_body_size (413); every body must be the
-//      contract's JSON, read by the page;
+//      profile after logout, an unknown API path) with fetch, then sends
+//      fifteen logins with wrong passwords at once, of which nginx's
+//      limit_req answers some 429, then a body over client_max_body_size
+//      (413); every body must be the contract's JSON, read by the page;
 //   2. /docs (Swagger UI): "Try it out" and "Execute" on GET /health shows
 //      the JSON answer.
 // Fails on any CORS message in the console, any failed request, any body
