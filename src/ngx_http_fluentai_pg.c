@@ -43,6 +43,7 @@ struct ngx_http_fluentai_pg_conn_s {
     ngx_uint_t                       state;
     ngx_uint_t                       prepared;
     ngx_uint_t                       used;
+    ino_t                            ino;        /* of the socket */
     unsigned                         writing:1;
     unsigned                         in_idle:1;
 };
@@ -81,6 +82,8 @@ static void ngx_http_fluentai_pg_ready(ngx_http_fluentai_pg_conn_t *conn);
 static void ngx_http_fluentai_pg_park(ngx_http_fluentai_pg_conn_t *conn);
 static ngx_int_t ngx_http_fluentai_pg_attach(
     ngx_http_fluentai_pg_conn_t *conn);
+static ngx_uint_t ngx_http_fluentai_pg_moved(
+    ngx_http_fluentai_pg_conn_t *conn);
 static void ngx_http_fluentai_pg_detach(ngx_http_fluentai_pg_conn_t *conn);
 static ngx_int_t ngx_http_fluentai_pg_want_write(
     ngx_http_fluentai_pg_conn_t *conn, ngx_uint_t on);
@@ -100,6 +103,9 @@ static void ngx_http_fluentai_pg_unavailable(ngx_http_fluentai_pg_req_t *pr,
     const char *code, ngx_uint_t sync);
 static void ngx_http_fluentai_pg_log(ngx_http_fluentai_pg_pool_t *pool,
     const char *what, const char *msg);
+static ngx_int_t ngx_http_fluentai_pg_hosts(ngx_conf_t *cf, char *host,
+    char *hostaddr, char *port, ngx_str_t *addrs);
+static ngx_uint_t ngx_http_fluentai_pg_count(char *list);
 static ngx_int_t ngx_http_fluentai_pg_resolve(ngx_conf_t *cf, char *host,
     char *addr);
 static u_char *ngx_http_fluentai_pg_kv(u_char *p, const char *key,
@@ -443,10 +449,14 @@ ngx_http_fluentai_pg_connect_step(ngx_http_fluentai_pg_conn_t *conn)
 
     st = PQconnectPoll(conn->pg);
 
-    if (st != PGRES_POLLING_FAILED
-        && (conn->c == NULL || PQsocket(conn->pg) != conn->c->fd))
-    {
-        /* libpq moved to another socket (next host, SSL retry) */
+    if (st != PGRES_POLLING_FAILED && ngx_http_fluentai_pg_moved(conn)) {
+
+        /*
+         * libpq closed its socket and opened another (SSL or GSS
+         * fallback, the next host of a list): the kernel dropped the old
+         * registration with the old socket, whatever number the new one
+         * got; register the new one
+         */
 
         ngx_http_fluentai_pg_detach(conn);
 
@@ -596,12 +606,15 @@ static ngx_int_t
 ngx_http_fluentai_pg_attach(ngx_http_fluentai_pg_conn_t *conn)
 {
     ngx_socket_t       fd;
+    ngx_file_info_t    fi;
     ngx_connection_t  *c;
 
     fd = PQsocket(conn->pg);
-    if (fd == (ngx_socket_t) -1) {
+    if (fd == (ngx_socket_t) -1 || ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         return NGX_ERROR;
     }
+
+    conn->ino = fi.st_ino;
 
     c = ngx_get_connection(fd, conn->pool->log);
     if (c == NULL) {
@@ -622,6 +635,32 @@ ngx_http_fluentai_pg_attach(ngx_http_fluentai_pg_conn_t *conn)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Is libpq's socket another one than the registered one?  A new socket
+ * usually gets the old one's descriptor number back (the lowest free), so
+ * the number alone says nothing: the socket's inode does.
+ */
+
+static ngx_uint_t
+ngx_http_fluentai_pg_moved(ngx_http_fluentai_pg_conn_t *conn)
+{
+    ngx_socket_t     fd;
+    ngx_file_info_t  fi;
+
+    fd = PQsocket(conn->pg);
+
+    if (conn->c == NULL || fd != conn->c->fd) {
+        return 1;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return 1;
+    }
+
+    return fi.st_ino != conn->ino;
 }
 
 
@@ -1072,11 +1111,11 @@ char *
 ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *conninfo)
 {
-    char               *ci, *err, *host, *hostaddr;
+    char               *ci, *err, *host, *hostaddr, *port;
     u_char             *p;
     size_t              len;
+    ngx_str_t           addrs;
     PQconninfoOption   *opts, *o;
-    char                addr[NGX_SOCKADDR_STRLEN];
 
     ci = (char *) ngx_pnalloc(cf->pool, value->len + 1);
     if (ci == NULL) {
@@ -1103,27 +1142,32 @@ ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
 
     host = NULL;
     hostaddr = NULL;
+    port = NULL;
 
     for (o = opts; o->keyword; o++) {
-        if (o->val && o->val[0] && ngx_strcmp(o->keyword, "host") == 0) {
+        if (o->val == NULL || o->val[0] == '\0') {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
             host = o->val;
-        }
 
-        if (o->val && o->val[0] && ngx_strcmp(o->keyword, "hostaddr") == 0) {
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
             hostaddr = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "port") == 0) {
+            port = o->val;
         }
     }
 
-    addr[0] = '\0';
-
-    if (host && hostaddr == NULL && host[0] != '/' && host[0] != '@') {
-        if (ngx_http_fluentai_pg_resolve(cf, host, addr) != NGX_OK) {
-            PQconninfoFree(opts);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_fluentai_pg_hosts(cf, host, hostaddr, port, &addrs)
+        != NGX_OK)
+    {
+        PQconninfoFree(opts);
+        return NGX_CONF_ERROR;
     }
 
-    len = sizeof("hostaddr=''") + ngx_strlen(addr);
+    len = sizeof("hostaddr=''") + 2 * addrs.len;
 
     for (o = opts; o->keyword; o++) {
         if (o->val && o->val[0]) {
@@ -1145,8 +1189,8 @@ ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
         }
     }
 
-    if (addr[0]) {
-        p = ngx_http_fluentai_pg_kv(p, "hostaddr", addr);
+    if (addrs.len) {
+        p = ngx_http_fluentai_pg_kv(p, "hostaddr", (char *) addrs.data);
     }
 
     *p = '\0';
@@ -1158,19 +1202,119 @@ ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
 }
 
 
+/*
+ * host, hostaddr and port may be lists (libpq's "host=a,b port=1,2"): the
+ * counts must agree as libpq wants them (as many hostaddrs as hosts when
+ * both are given; one port for all or one per host).  Without hostaddr,
+ * every element of host that is a name is resolved now, into the same
+ * element of a hostaddr list; a socket directory or an empty element gets
+ * an empty one, which libpq reads as "use host".  addrs is empty when
+ * nothing was resolved.
+ */
+
+static ngx_int_t
+ngx_http_fluentai_pg_hosts(ngx_conf_t *cf, char *host, char *hostaddr,
+    char *port, ngx_str_t *addrs)
+{
+    char        *p, *end, *name;
+    u_char      *a;
+    size_t       len;
+    ngx_uint_t   nhosts, naddrs, nports, n, resolved;
+    char         addr[NGX_SOCKADDR_STRLEN];
+
+    ngx_str_null(addrs);
+
+    nhosts = host ? ngx_http_fluentai_pg_count(host) : 0;
+    naddrs = hostaddr ? ngx_http_fluentai_pg_count(hostaddr) : 0;
+    nports = port ? ngx_http_fluentai_pg_count(port) : 1;
+
+    if (nhosts && naddrs && nhosts != naddrs) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fluentai_database\": %ui hosts but %ui "
+                           "hostaddrs (give one hostaddr per host)",
+                           nhosts, naddrs);
+        return NGX_ERROR;
+    }
+
+    n = ngx_max(nhosts, naddrs);
+
+    if (nports != 1 && nports != ngx_max(n, 1)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fluentai_database\": %ui hosts but %ui ports "
+                           "(give one port for all or one per host)",
+                           ngx_max(n, 1), nports);
+        return NGX_ERROR;
+    }
+
+    if (host == NULL || hostaddr) {
+        return NGX_OK;
+    }
+
+    a = ngx_pnalloc(cf->pool, nhosts * NGX_SOCKADDR_STRLEN + 1);
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    addrs->data = a;
+    resolved = 0;
+
+    for (p = host; /* void */; p = end + 1) {
+        end = ngx_strchr(p, ',');
+        len = end ? (size_t) (end - p) : ngx_strlen(p);
+
+        if (a != addrs->data) {
+            *a++ = ',';
+        }
+
+        if (len && p[0] != '/' && p[0] != '@') {
+            name = ngx_pnalloc(cf->pool, len + 1);
+            if (name == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_cpystrn((u_char *) name, (u_char *) p, len + 1);
+
+            if (ngx_http_fluentai_pg_resolve(cf, name, addr) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            a = ngx_cpymem(a, addr, ngx_strlen(addr));
+            resolved++;
+        }
+
+        if (end == NULL) {
+            break;
+        }
+    }
+
+    *a = '\0';
+    addrs->len = resolved ? (size_t) (a - addrs->data) : 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_fluentai_pg_count(char *list)
+{
+    ngx_uint_t  n;
+
+    for (n = 1; *list; list++) {
+        if (*list == ',') {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
 static ngx_int_t
 ngx_http_fluentai_pg_resolve(ngx_conf_t *cf, char *host, char *addr)
 {
     int               rc;
     size_t            len;
     struct addrinfo   hints, *res, *ai;
-
-    if (ngx_strchr(host, ',')) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"fluentai_database\": several hosts are not "
-                           "supported, use one host or a pooler");
-        return NGX_ERROR;
-    }
 
     ngx_memzero(&hints, sizeof(struct addrinfo));
     hints.ai_family = AF_UNSPEC;
