@@ -2,6 +2,10 @@
 # Install the Debian packages the build, the tests and `make run` need.
 # Fast no-op when everything is installed; apt-get update only when
 # something is missing; a clear failure when not root.
+#
+#   scripts/deps.sh        # build, make test, make run, make bench
+#   scripts/deps.sh ha     # also Patroni, etcd and PgBouncer (make test-ha,
+#                          # make test TEST_PGBOUNCER=1, make bench)
 set -euo pipefail
 
 PKGS=(
@@ -12,6 +16,16 @@ PKGS=(
     liblist-moreutils-perl libwww-perl liburi-perl
     valgrind wrk clang libclang-rt-dev
 )
+
+# beyond one machine: the failover suite's cluster, the pooler
+HA_PKGS=(patroni etcd-server etcd-client pgbouncer)
+
+for group in "$@"; do
+    case "$group" in
+        ha) PKGS+=("${HA_PKGS[@]}") ;;
+        *)  echo "deps: unknown group: $group (known: ha)" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${PKGS[@]}"; do
