@@ -296,8 +296,14 @@ SKIP: {
               sort keys %extra) . ')';
     my $log = error_log_since($mark);
     unlike $log, qr/exited on signal/, 'no worker crashed during the outage';
-    like $log, qr/database connection restored/,
-        'the pool logged the recovery';
+    SKIP: {
+        # the module's connections are to PgBouncer, which outlives the
+        # restart: queries fail, connecting does not, the pool is never down
+        skip 'behind PgBouncer the pool itself never goes down', 1
+            if $ENV{TEST_NGINX_PGBOUNCER};
+        like $log, qr/database connection restored/,
+            'the pool logged the recovery';
+    }
 }
 
 # ------------------------------------------------------------- part 2: sequential

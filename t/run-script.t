@@ -32,6 +32,9 @@ use Time::HiRes qw(time sleep);
 
 plan skip_all => 'TEST_NGINX_PG_HOST is not set (run via t/run-suites)'
     unless $ENV{TEST_NGINX_PG_HOST};
+plan skip_all => 'scripts/run.sh writes no PgBouncer settings; this suite '
+    . 'tests its configuration writing, against the server directly'
+    if $ENV{TEST_NGINX_PGBOUNCER};
 
 my $TOP = Cwd::getcwd();
 my $NGINX = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
