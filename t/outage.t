@@ -239,8 +239,14 @@ SKIP: {
     ok @before > 20, 'load ran before the stop (' . scalar(@before) . ')';
     is scalar(grep { $_->{err} || $_->{st} !~ /^2/ } @before), 0,
         'before the stop: all succeeded';
-    ok @down > 10, 'requests were answered while the database was down ('
-        . scalar(@down) . '): fail fast, no hang';
+    SKIP: {
+        # PgBouncer queues a query while it cannot log in to the server:
+        # the answer (503) comes with fluentai_database_timeout, not at once
+        skip 'behind PgBouncer requests wait in its queue while the server '
+             . 'is down', 1 if $ENV{TEST_NGINX_PGBOUNCER};
+        ok @down > 10, 'requests were answered while the database was down ('
+            . scalar(@down) . '): fail fast, no hang';
+    }
     is scalar(grep { !$_->{err} && $_->{st} =~ /^2/ } @down), 0,
         'while the database was down nothing succeeded';
 
@@ -256,8 +262,10 @@ SKIP: {
     note sprintf 'last failure: %.3f s after "pg_ctl start" returned',
         $last_fail->{t1} - $t_ready if $last_fail;
     ok $first, 'requests succeeded again after the restart';
-    cmp_ok $recovery // 99, '<=', 1.0,
-        'the first success came within 1 s of PostgreSQL being back';
+    # behind PgBouncer plus its server_login_retry (1 s in t/run-suites)
+    my $limit = $ENV{TEST_NGINX_PGBOUNCER} ? 2.0 : 1.0;
+    cmp_ok $recovery // 99, '<=', $limit,
+        "the first success came within $limit s of PostgreSQL being back";
     ok @late > 20, 'load ran after the recovery (' . scalar(@late) . ')';
     is scalar(grep { $_->{err} || $_->{st} !~ /^2/ } @late), 0,
         'from 1.5 s after the restart on, every request succeeded'
