@@ -58,7 +58,7 @@ my $T0 = time;
 my $pc = FluentAI::Patroni->new(ports => [map { extra_port($_) } 30 .. 35]);
 eval { $pc->start; 1 } or BAIL_OUT("Patroni cluster: $@");
 my $L0 = $pc->leader;
-note sprintf 'Patroni cluster up in %.1f s: %s leads, %s is its synchronous '
+diag sprintf 'Patroni cluster up in %.1f s: %s leads, %s is its synchronous '
     . 'standby', time - $T0, $L0, $pc->other($L0);
 
 is $pc->psql($L0, 'postgres', "CREATE DATABASE $DB"), '', 'create database';
@@ -179,7 +179,7 @@ my $t_end = time;
 
 # ------------------------------------------------------------- checks
 
-note sprintf 'load: %d requests in %.1f s (%s)', scalar(@recs),
+diag sprintf 'load: %d requests in %.1f s (%s)', scalar(@recs),
     $t_end - $recs[0]{t0}, summary(@recs);
 
 is scalar(grep { $_->{err} } @recs), 0,
@@ -207,7 +207,7 @@ for my $i (0 .. $#sw) {
                          && $_->{t1} >= $s->{promoted} } @in;
     my $follow = $first ? $first->{t1} - $s->{promoted} : undef;
     my ($last_fail) = sort { $b->{t1} <=> $a->{t1} } @fail;
-    note sprintf '%s (%s -> %s): Patroni promoted %s %.2f s after the '
+    diag sprintf '%s (%s -> %s): Patroni promoted %s %.2f s after the '
         . 'command; first write answered 200 %.3f s after the promotion; '
         . '%d requests until the next step, %d failed (%s)%s',
         $s->{name}, $s->{from}, $s->{to}, $s->{to},
@@ -246,7 +246,7 @@ my $rfound = $pc->psql($leader, $DB,
 is $rfound, scalar(@refs), sprintf 'all %d refreshes answered 200 left '
     . 'their new token on the final primary (%d missing)', scalar(@refs),
     scalar(@refs) - ($rfound || 0);
-note sprintf 'acknowledged writes checked: %d registrations, %d refreshes; '
+diag sprintf 'acknowledged writes checked: %d registrations, %d refreshes; '
     . 'missing: %d', scalar(@regs), scalar(@refs),
     (scalar(@regs) - ($found || 0)) + (scalar(@refs) - ($rfound || 0));
 
@@ -265,6 +265,6 @@ for my $c (0 .. $CLIENTS - 1) {
 my $log = error_log_since($mark);
 unlike $log, qr/exited on signal/, 'no worker crashed';
 stop_nginx();
-note sprintf 'suite: %.1f s', time - $T0;
+diag sprintf 'suite: %.1f s', time - $T0;
 
 done_testing;
