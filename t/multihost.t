@@ -26,7 +26,7 @@
 #   - configuration errors, found by nginx -t: host and port lists of
 #     different lengths, a host name of a list that does not resolve.
 #
-# Ports: TEST_NGINX_PORT + 10..12 (or free ones without TEST_NGINX_PORT).
+# Ports: TEST_NGINX_PORT (default 1984) + 10..12.
 
 use strict;
 use warnings;

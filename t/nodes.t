@@ -6,7 +6,7 @@
 #
 # Node A is the suite's usual server (t/servroot, TEST_NGINX_PORT); node B
 # a second nginx with its own prefix (a temp dir) and port (TEST_NGINX_PORT
-# + 20, or a free one), the same fluentai_* configuration, the same
+# + 20), the same fluentai_* configuration, the same
 # database, the same secret file.  Asserted:
 #   - a token issued by one node works on the other (access and refresh);
 #   - a logout on A: the access token is refused on B at once, and so is

@@ -31,7 +31,7 @@
 # switch, writes checked) are printed as TAP notes.
 #
 # Ports: TEST_NGINX_PORT + 30..35 (etcd client/peer, Patroni REST and
-# PostgreSQL of m1 and m2), or free ones.
+# PostgreSQL of m1 and m2); TEST_NGINX_PORT defaults to 1984.
 
 use strict;
 use warnings;

@@ -11,9 +11,9 @@ package FluentAI::Cluster;
 #   my $s = $p->standby(port => extra_port(11));
 #   $s->{port}, $s->{sock}, $s->conninfo('fluentai_x')
 #
-# extra_port($n): the suites' own ports.  With TEST_NGINX_PORT set (each
-# engineer or CI job has its own) it is TEST_NGINX_PORT + $n, so parallel
-# runs never collide; otherwise a free port.
+# extra_port($n): the suites' own ports, TEST_NGINX_PORT + $n (Test::Nginx
+# defaults it to 1984): parallel runs with ports 100 apart never collide.
+# Without TEST_NGINX_PORT (outside Test::Nginx), a free port.
 
 use strict;
 use warnings;
