@@ -60,10 +60,20 @@ else
 endif
 
 test: deps
+	@if [ -n "$(TEST_PGBOUNCER)" ]; then scripts/deps.sh ha; fi
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) fuzz-regress
 	t/run-suites
+
+# Beyond one machine: the failover suite on a real Patroni cluster (etcd,
+# two PostgreSQL members, started by the suite on loopback); the PgBouncer
+# variant is `make test TEST_PGBOUNCER=1` (t/run-suites).
+.PHONY: test-ha
+test-ha:
+	@scripts/deps.sh ha
+	$(MAKE) build
+	t/run-suites t/ha/patroni.t
 
 migrate:
 	@scripts/run.sh migrate

@@ -37,7 +37,9 @@ BUDGET=${BENCH_BUDGET:-290}
 FSYNC=${BENCH_FSYNC:-off}
 PACE=${BENCH_PACE:-50}                     # paced load, % of saturation
 PERF=${BENCH_PERF:-0}                      # 1: perf record the workers
-PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6} "       # a subset, for development
+PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 7} "     # a subset, for development
+PORT_BASE=${BENCH_PORT_BASE:-}             # nginx, PostgreSQL, PgBouncer
+                                           # on BASE, +1, +2 (else free)
 ARGON2_M=19456 ARGON2_T=2 ARGON2_P=1       # production parameters
 PASSWORD=bench-password-1
 ACCESS_TTL=3600
@@ -66,7 +68,10 @@ need "$NGINX" "make deps"
 # initdb, start, stop: the same as t/run-suites and scripts/run.sh
 . "$TOP/scripts/pg.sh"
 
-free_port() { fluentai_free_port; }
+free_port() {   # [OFFSET]: BENCH_PORT_BASE + OFFSET, or a free port
+    if [ -n "$PORT_BASE" ]; then echo $((PORT_BASE + ${1:-0})); return; fi
+    fluentai_free_port
+}
 
 # ---------------------------------------------------------------------------
 # state, cleanup
@@ -99,6 +104,9 @@ cleanup() {
             done
             kill -TERM "$pid" 2>/dev/null || true
         fi
+    fi
+    if [ -n "$D" ] && [ -f "$D/bouncer/pgbouncer.pid" ]; then
+        kill -TERM "$(cat "$D/bouncer/pgbouncer.pid")" 2>/dev/null || true
     fi
     if [ "$PG_STARTED" = 1 ]; then
         fluentai_pg_stop "$D/pg/data" fast
@@ -133,7 +141,7 @@ elapsed() { echo $((SECONDS - T0)); }
 # ---------------------------------------------------------------------------
 # PostgreSQL
 
-PGPORT_B=$(free_port)
+PGPORT_B=$(free_port 1)
 log "PostgreSQL: initdb in $D/pg (fsync=$FSYNC)"
 fluentai_pg_init "$D/pg/data" "$D/pg/initdb.log" || die "initdb failed"
 PG_OPTS="-c listen_addresses= -c port=$PGPORT_B"
@@ -188,12 +196,13 @@ INSERT INTO bench_sessions SELECT row_number() OVER (), id, user_id FROM s;
 
 -- wrk refresh chains: a session and an unused refresh token each; the
 -- token is 32 bytes in base64url (43 characters), stored as its SHA-256,
--- exactly like the module's
+-- exactly like the module's.  Twice as many as wrk uses at once: i <=
+-- chains for phase 4 (direct), the others for phase 7 (PgBouncer).
 CREATE TABLE bench_chains (i int PRIMARY KEY, sid uuid, token text);
 WITH s AS (
     INSERT INTO sessions (user_id, expires_at, remember)
     SELECT uid, now() + interval '7 days', true
-      FROM bench_sessions WHERE i <= :chains
+      FROM bench_sessions, generate_series(1, 2) WHERE i <= :chains
     RETURNING id)
 INSERT INTO bench_chains (i, sid, token)
 SELECT row_number() OVER (), id,
@@ -228,7 +237,8 @@ REFRESH_TOKENS="$D/out/refresh.tokens"
 q -F ' ' -c 'SELECT sid, uid FROM bench_sessions ORDER BY i' \
     | perl "$BENCH/mint.pl" "$SECRET" "$ACCESS_TTL" > "$TOKENS"
 record "psql -At -F ' ' -c 'SELECT sid, uid FROM bench_sessions ORDER BY i' | $BENCH/mint.pl $SECRET $ACCESS_TTL > $TOKENS"
-q -c 'SELECT token FROM bench_chains ORDER BY i' > "$REFRESH_TOKENS"
+q -c "SELECT token FROM bench_chains WHERE i <= $CHAINS ORDER BY i" \
+    > "$REFRESH_TOKENS"
 
 # ---------------------------------------------------------------------------
 # pgbench scripts: the module's own statements (bench/sql_of.pl reads them
@@ -269,7 +279,7 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
 # ---------------------------------------------------------------------------
 # nginx
 
-PORT=$(free_port)
+PORT=$(free_port 0)
 URL="http://127.0.0.1:$PORT"
 NGX_PID_FILE="$D/nginx/nginx.pid"
 
@@ -297,7 +307,8 @@ http {
     uwsgi_temp_path $D/nginx/tmp/uwsgi;
     scgi_temp_path $D/nginx/tmp/scgi;
 
-    fluentai_database "$CONNINFO";
+    fluentai_database "${NGX_CONNINFO:-$CONNINFO}";
+    fluentai_database_prepare ${NGX_PREPARE:-on};
     fluentai_database_pool size=$DB_POOL;
     fluentai_jwt_secret_file $SECRET;
     fluentai_password_hash m=$ARGON2_M t=$ARGON2_T p=$ARGON2_P;
@@ -424,16 +435,18 @@ cpu_us() {      # WHAT: nginx | pg | client
                    t=$((t + $(stat_ticks "$pid" 14 15)))
                done ;;
         client) t=$(stat_ticks $$ 16 17) ;;
+        bouncer) [ -f "$D/bouncer/pgbouncer.pid" ] \
+                 && t=$(stat_ticks "$(cat "$D/bouncer/pgbouncer.pid")" 14 15) ;;
     esac
     echo $((t * 1000000 / CLK_TCK))
 }
 cpu_begin() {
     local w
-    for w in nginx pg client; do R[$1.cpu0_$w]=$(cpu_us $w); done
+    for w in nginx pg client bouncer; do R[$1.cpu0_$w]=$(cpu_us $w); done
 }
 cpu_end() {     # NAME REQUESTS: CPU per request of each part
     local w n=${2:-0}
-    for w in nginx pg client; do
+    for w in nginx pg client bouncer; do
         local d=$(( $(cpu_us $w) - ${R[$1.cpu0_$w]} ))
         [ "$n" -gt 0 ] && R[$1.cpu_$w]=$((d / n))
     done
@@ -662,7 +675,8 @@ log "4. refresh, $CONNS connections, $CHAINS chains"
 run_wrk refresh refresh.lua "$CONNS" "$DURATION" \
     BENCH_TOKENS="$REFRESH_TOKENS"
 R[refresh.revoked]=$(q -c "SELECT count(*) FROM bench_chains c
-    JOIN sessions s ON s.id = c.sid WHERE s.revoked_at IS NOT NULL")
+    JOIN sessions s ON s.id = c.sid
+    WHERE c.i <= $CHAINS AND s.revoked_at IS NOT NULL")
 
 log "4b. pgbench, the refresh statement, $CONNS clients"
 run_pgbench pg_refresh "$D/out/refresh.pgbench" \
@@ -686,6 +700,79 @@ run_hash hash_new -H -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T \
 run_wrk register register.lua "$HASH_CONNS" "$DURATION" \
     BENCH_RUN="$RUN_ID" BENCH_PASSWORD="$PASSWORD"
 rss_snapshot after-register
+fi
+
+# ---------------------------------------------------------------------------
+# 7. profile and refresh through PgBouncer (transaction mode, statements
+# not prepared: fluentai_database_prepare off), next to 1 and 4 (direct)
+
+if phase 7; then
+record "# 7. PgBouncer in transaction mode between nginx and PostgreSQL"
+command -v pgbouncer >/dev/null || die "pgbouncer not found (scripts/deps.sh ha)"
+BPORT=$(free_port 2)
+mkdir -p "$D/bouncer"
+printf '"postgres" ""\n' > "$D/bouncer/userlist.txt"
+cat > "$D/bouncer/pgbouncer.ini" <<EOF
+[databases]
+$DB = host=$D/pg/sock port=$PGPORT_B dbname=$DB
+
+[pgbouncer]
+listen_addr =
+listen_port = $BPORT
+unix_socket_dir = $D/bouncer
+auth_type = trust
+auth_file = $D/bouncer/userlist.txt
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = $((DB_POOL * WORKERS))
+server_login_retry = 1
+logfile = $D/bouncer/pgbouncer.log
+pidfile = $D/bouncer/pgbouncer.pid
+EOF
+[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$D/bouncer"
+record "pgbouncer -d $D/bouncer/pgbouncer.ini  # pool_mode = transaction, default_pool_size = $((DB_POOL * WORKERS)) (= the module's connections direct)"
+fluentai_as_postgres pgbouncer -d -q "$D/bouncer/pgbouncer.ini" \
+    || { cat "$D/bouncer/pgbouncer.log" >&2; die "pgbouncer failed to start"; }
+
+# the other half of the seeded chains (phase 4 used the first)
+REFRESH_TOKENS_B="$D/out/refresh-bouncer.tokens"
+q -c "SELECT token FROM bench_chains WHERE i > $CHAINS ORDER BY i" \
+    > "$REFRESH_TOKENS_B"
+
+# write_conf with CONNINFO [PREPARE], reload, wait for the new workers
+reconf() {
+    local old now i
+    old=$(worker_pids)
+    NGX_CONNINFO=$1 NGX_PREPARE=${2:-on} write_conf "$BODY"
+    "$NGINX" -p "$D/nginx/" -c "$D/nginx/nginx.conf" \
+        -e "$D/nginx/logs/error.log" -t -q || die "nginx -t failed"
+    kill -HUP "$(master_pid)"
+    for i in $(seq 1 100); do
+        now=$(worker_pids)
+        [ "$(comm -12 <(echo "$old" | sort) <(echo "$now" | sort) | wc -l)" = 0 ] \
+            && [ "$(echo "$now" | grep -c .)" = "$WORKERS" ] && break
+        sleep 0.1
+    done
+}
+
+record "# nginx reloaded with fluentai_database \"host=$D/bouncer port=$BPORT ...\" and fluentai_database_prepare off"
+reconf "host=$D/bouncer port=$BPORT dbname=$DB user=postgres" off
+code=$(http_code "$URL/auth/profile" /dev/null \
+       -H "Authorization: Bearer $(head -1 "$TOKENS")")
+[ "$code" = 200 ] || die "profile through PgBouncer answered $code"
+
+log "7. profile through PgBouncer, $CONNS connections"
+run_wrk bouncer_profile profile.lua "$CONNS" "$DURATION"
+log "7. refresh through PgBouncer, $CONNS connections"
+run_wrk bouncer_refresh refresh.lua "$CONNS" "$DURATION" \
+    BENCH_TOKENS="$REFRESH_TOKENS_B"
+R[bouncer_refresh.revoked]=$(q -c "SELECT count(*) FROM bench_chains c
+    JOIN sessions s ON s.id = c.sid
+    WHERE c.i > $CHAINS AND s.revoked_at IS NOT NULL")
+rss_snapshot after-bouncer
+
+# back to direct for what follows
+reconf "$CONNINFO"
 fi
 
 # ---------------------------------------------------------------------------
@@ -764,7 +851,8 @@ errs() {    # non-2xx + socket errors of a wrk run
 # CPU per request: all parts (with the load generator), or the server side
 cpu_all() {
     [ -n "${R[$1.cpu_nginx]:-}" ] || return 0
-    echo $(( R[$1.cpu_client] + R[$1.cpu_nginx] + R[$1.cpu_pg] ))
+    echo $(( R[$1.cpu_client] + R[$1.cpu_nginx] + R[$1.cpu_pg]
+             + ${R[$1.cpu_bouncer]:-0} ))
 }
 cpu_srv() {
     [ -n "${R[$1.cpu_nginx]:-}" ] || return 0
@@ -775,6 +863,7 @@ LOGIN_RATE=$(per_s "${R[login.ok]:-}" "${R[login.duration_us]:-}")
 STORM_LOGIN_RATE=$(per_s "${R[storm_login.ok]:-}" "${R[storm_login.duration_us]:-}")
 REFRESH_RATE=$(per_s "${R[refresh.ok]:-}" "${R[refresh.duration_us]:-}")
 REGISTER_RATE=$(per_s "${R[register.ok]:-}" "${R[register.duration_us]:-}")
+BOUNCER_REFRESH_RATE=$(per_s "${R[bouncer_refresh.ok]:-}" "${R[bouncer_refresh.duration_us]:-}")
 PAIRS=()
 MAX_GROWTH=
 for pid in "${!RSS0[@]}"; do
@@ -808,22 +897,24 @@ echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s |
 echo "| 3 | profile p50 / p99 during a login storm (paced as above; $(num "${R[storm.rps]:-}") req/s, logins $(num1 "$STORM_LOGIN_RATE")/s) | $(ms "${R[storm.p50_us]:-}") / $(ms "${R[storm.p99_us]:-}") ms | profile alone, paced: $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | p99 x$(ratio "${R[storm.p99_us]:-}" "${R[paced.p99_us]:-}") | - | p99 <= 5 ms | $(verdict "${R[storm.p99_us]:-}" '<=' $P99_LIMIT) |"
 echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
 echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest of $WORKERS workers) | $MAX_GROWTH_MB MB | before: $(for p in "${!RSS0[@]}"; do printf '%s ' "$(mb "${RSS0[$p]}")"; done)MB | - | - | <= 2 MB | $(verdict "$MAX_GROWTH_MB" '<=' 2) |"
+echo "| 7 | GET /auth/profile through PgBouncer (transaction mode, \`fluentai_database_prepare off\`), $CONNS connections: req/s | $(num "${R[bouncer_profile.rps]:-}") | direct (1): $(num "${R[profile.rps]:-}") req/s | $(ratio "${R[bouncer_profile.rps]:-}" "${R[profile.rps]:-}") | $(ratio "$(cpu_all profile)" "$(cpu_all bouncer_profile)") | - | info |"
+echo "| 7 | POST /auth/refresh through PgBouncer, $CONNS connections, own chains: rotations/s | $(num "$BOUNCER_REFRESH_RATE") | direct (4): $(num "$REFRESH_RATE")/s | $(ratio "$BOUNCER_REFRESH_RATE" "$REFRESH_RATE") | $(ratio "$(cpu_all refresh)" "$(cpu_all bouncer_refresh)") | - | info |"
 echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $POOL_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
 echo
-echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES."
+echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES. Through PgBouncer: profile $(errs bouncer_profile), refresh $(errs bouncer_refresh) (broken chains ${R[bouncer_refresh.failures]:-n/a}, sessions revoked ${R[bouncer_refresh.revoked]:-n/a})."
 echo
 echo "CPU time per request (µs) of each part of the stack during the load (from /proc; a machine shared with other work adds little here, unlike to the rates):"
 echo
-echo "| load | requests | load generator | nginx workers | PostgreSQL | all |"
-echo "|---|---|---|---|---|---|"
-for n in profile static pg_profile login refresh pg_refresh register; do
+echo "| load | requests | load generator | nginx workers | PostgreSQL | PgBouncer | all |"
+echo "|---|---|---|---|---|---|---|"
+for n in profile static pg_profile login refresh pg_refresh register bouncer_profile bouncer_refresh; do
     req=${R[$n.requests]:-${R[$n.tx]:-}}
     [ -n "$req" ] && [ -n "${R[$n.cpu_nginx]:-}" ] || continue
-    echo "| $n | $req | ${R[$n.cpu_client]} | ${R[$n.cpu_nginx]} | ${R[$n.cpu_pg]} | $(( R[$n.cpu_client] + R[$n.cpu_nginx] + R[$n.cpu_pg] )) |"
+    echo "| $n | $req | ${R[$n.cpu_client]} | ${R[$n.cpu_nginx]} | ${R[$n.cpu_pg]} | ${R[$n.cpu_bouncer]:-0} | $(cpu_all "$n") |"
 done
 for n in hash_pool hash_new; do
     [ -n "${R[$n.cpu_us_per_op]:-}" ] || continue
-    echo "| argon2_rate ${R[$n.mode]:-}, ${R[$n.threads]:-} threads | ${R[$n.ops]:-} | - | - | - | ${R[$n.cpu_us_per_op]} |"
+    echo "| argon2_rate ${R[$n.mode]:-}, ${R[$n.threads]:-} threads | ${R[$n.ops]:-} | - | - | - | - | ${R[$n.cpu_us_per_op]} |"
 done
 echo
 echo "## Setup"
@@ -831,6 +922,7 @@ echo
 echo "- machine: $NPROC CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); load average at start $LOAD_START, at end $LOAD_END (the machine is shared: other work running at the same time lowers every figure)"
 echo "- software: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }'), $("$WRK" -v 2>&1 | head -1 | awk '{ print "wrk " $2 }'), libargon2 $(dpkg-query -W -f='${Version}' libargon2-1 2>/dev/null || echo '?'); module built from $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -z "$(git -C "$TOP" status --porcelain -- src ngx_http_fluentai_module.c sql 2>/dev/null)" ] || echo ' (modified)')"
 echo "- nginx: worker_processes $WORKERS (= nproc), \`thread_pool bench threads=$POOL_THREADS max_queue=65536\` (per worker), \`fluentai_database_pool size=$DB_POOL\` (per worker: $((DB_POOL * WORKERS)) PostgreSQL connections in all), access_log off, error_log warn, \`listen ... reuseport\`, argon2id m=$ARGON2_M t=$ARGON2_T p=$ARGON2_P"
+phase 7 && echo "- PgBouncer $(pgbouncer --version 2>/dev/null | head -1 | awk '{ print $2 }') (phase 7): unix socket, \`pool_mode = transaction\`, \`default_pool_size = $((DB_POOL * WORKERS))\` (the module's connections direct), auth trust; nginx reloaded onto it with \`fluentai_database_prepare off\` (every statement sent with its text: PQsendQueryParams), then back"
 echo "- PostgreSQL 15: throwaway cluster (initdb in a temp dir, unix socket), fsync=$FSYNC, max_connections=300, other settings default; the same server for the module and for pgbench"
 echo "- seed: $USERS users sharing one precomputed argon2id hash, one session each (access tokens signed by bench/mint.pl with the bench secret), $CHAINS refresh chains for wrk, $CONNS for pgbench"
 echo "- loads: ${DURATION} s each (wrk $WRK_THREADS threads, pgbench -j $WRK_THREADS), argon2_rate ${HASH_SECONDS} s; memory: $MEM_LOADS loads of <= 15 s ($(awk -v u=$MEM_US 'BEGIN { printf "%.0f", u / 1e6 }') s); whole run $WALL s"

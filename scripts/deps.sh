@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Install the Debian packages the build, the tests and `make run` need
-# (with the argument `browser`, also those of `make test-browser`).
+# Install the Debian packages the build, the tests and `make run` need.
 # Fast no-op when everything is installed; apt-get update only when
 # something is missing; a clear failure when not root.
+#
+#   scripts/deps.sh         # build, make test, make run, make bench
+#   scripts/deps.sh ha      # also Patroni, etcd and PgBouncer (make test-ha,
+#                           # make test TEST_PGBOUNCER=1, make bench)
+#   scripts/deps.sh browser # also chromium (make test-browser)
 set -euo pipefail
 
 PKGS=(
@@ -14,12 +18,20 @@ PKGS=(
     valgrind wrk clang libclang-rt-dev
 )
 
-# `scripts/deps.sh browser` (make test-browser): also Debian's chromium,
-# and npm unless one is on PATH already
-if [ "${1:-}" = browser ]; then
-    PKGS+=(chromium fonts-liberation)
-    command -v npm >/dev/null 2>&1 || PKGS+=(npm)
-fi
+# beyond one machine: the failover suite's cluster, the pooler
+HA_PKGS=(patroni etcd-server etcd-client pgbouncer)
+
+for group in "$@"; do
+    case "$group" in
+        ha) PKGS+=("${HA_PKGS[@]}") ;;
+        browser)
+            # Debian's chromium, and npm unless one is on PATH already
+            PKGS+=(chromium fonts-liberation)
+            command -v npm >/dev/null 2>&1 || PKGS+=(npm) ;;
+        *)  echo "deps: unknown group: $group (known: ha, browser)" >&2
+            exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${PKGS[@]}"; do

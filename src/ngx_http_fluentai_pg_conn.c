@@ -15,6 +15,8 @@ static void ngx_http_fluentai_pg_connect_step(
 static void ngx_http_fluentai_pg_ready(ngx_http_fluentai_pg_conn_t *conn);
 static ngx_int_t ngx_http_fluentai_pg_attach(
     ngx_http_fluentai_pg_conn_t *conn);
+static ngx_uint_t ngx_http_fluentai_pg_moved(
+    ngx_http_fluentai_pg_conn_t *conn);
 static void ngx_http_fluentai_pg_detach(ngx_http_fluentai_pg_conn_t *conn);
 static ngx_int_t ngx_http_fluentai_pg_want_write(
     ngx_http_fluentai_pg_conn_t *conn, ngx_uint_t on);
@@ -81,10 +83,14 @@ ngx_http_fluentai_pg_connect_step(ngx_http_fluentai_pg_conn_t *conn)
 
     st = PQconnectPoll(conn->pg);
 
-    if (st != PGRES_POLLING_FAILED
-        && (conn->c == NULL || PQsocket(conn->pg) != conn->c->fd))
-    {
-        /* libpq moved to another socket (next host, SSL retry) */
+    if (st != PGRES_POLLING_FAILED && ngx_http_fluentai_pg_moved(conn)) {
+
+        /*
+         * libpq closed its socket and opened another (SSL or GSS
+         * fallback, the next host of a list): the kernel dropped the old
+         * registration with the old socket, whatever number the new one
+         * got; register the new one
+         */
 
         ngx_http_fluentai_pg_detach(conn);
 
@@ -217,12 +223,15 @@ static ngx_int_t
 ngx_http_fluentai_pg_attach(ngx_http_fluentai_pg_conn_t *conn)
 {
     ngx_socket_t       fd;
+    ngx_file_info_t    fi;
     ngx_connection_t  *c;
 
     fd = PQsocket(conn->pg);
-    if (fd == (ngx_socket_t) -1) {
+    if (fd == (ngx_socket_t) -1 || ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         return NGX_ERROR;
     }
+
+    conn->ino = fi.st_ino;
 
     c = ngx_get_connection(fd, conn->pool->log);
     if (c == NULL) {
@@ -243,6 +252,32 @@ ngx_http_fluentai_pg_attach(ngx_http_fluentai_pg_conn_t *conn)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Is libpq's socket another one than the registered one?  A new socket
+ * usually gets the old one's descriptor number back (the lowest free), so
+ * the number alone says nothing: the socket's inode does.
+ */
+
+static ngx_uint_t
+ngx_http_fluentai_pg_moved(ngx_http_fluentai_pg_conn_t *conn)
+{
+    ngx_socket_t     fd;
+    ngx_file_info_t  fi;
+
+    fd = PQsocket(conn->pg);
+
+    if (conn->c == NULL || fd != conn->c->fd) {
+        return 1;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return 1;
+    }
+
+    return fi.st_ino != conn->ino;
 }
 
 

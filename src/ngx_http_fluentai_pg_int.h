@@ -32,6 +32,7 @@ struct ngx_http_fluentai_pg_conn_s {
     ngx_uint_t                       state;
     ngx_uint_t                       prepared;
     ngx_uint_t                       used;
+    ino_t                            ino;        /* of the socket */
     unsigned                         writing:1;
     unsigned                         in_idle:1;
 };

@@ -157,6 +157,9 @@ sub example_conf {
            $c =~ s/^worker_processes\s+\S+;/worker_processes 1;/m);
     $sub->('fluentai_database',
            $c =~ s/^(\s*)fluentai_database\s+[^;]*;/$1fluentai_database "${\($o{conninfo} \/\/ $CONNINFO)}";/m);
+    # behind PgBouncer in transaction mode (t/run-suites TEST_PGBOUNCER=1)
+    $c =~ s/^(\s*fluentai_database\s[^;]*;\n)/$1    fluentai_database_prepare off;\n/m
+        if ($ENV{TEST_NGINX_PG_PREPARE} // '') eq 'off';
     $sub->('fluentai_jwt_secret_file',
            $c =~ s/^(\s*)fluentai_jwt_secret_file\s+\S+;/$1fluentai_jwt_secret_file $KEY;/m);
     $sub->('listen', $c =~ s/^(\s*)listen\s+\S+;/$1listen 127.0.0.1:$o{port};/m);

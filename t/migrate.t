@@ -149,7 +149,10 @@ sub hex32 { return "decode('" . ($_[0] x 32) . "','hex')" }
 # ---------------------------------------------------------------- cluster
 
 if (defined $ENV{TEST_NGINX_PG_CONNINFO} && $ENV{TEST_NGINX_PG_CONNINFO} ne '') {
-    $base_conninfo = $ENV{TEST_NGINX_PG_CONNINFO};
+    # migrations go to the server itself, also when the suites run through
+    # PgBouncer (TEST_NGINX_PG_DIRECT_CONNINFO; it refuses PGOPTIONS)
+    $base_conninfo = $ENV{TEST_NGINX_PG_DIRECT_CONNINFO}
+                     // $ENV{TEST_NGINX_PG_CONNINFO};
 } else {
     plan skip_all => "no TEST_NGINX_PG_CONNINFO and no $PG_BIN/initdb"
         unless -x "$PG_BIN/initdb";

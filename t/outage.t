@@ -5,7 +5,7 @@
 #
 # Part 1, under load (skipped under TEST_NGINX_USE_VALGRIND: valgrind runs
 # nginx as one process, ~50x slower, so a load run measures valgrind):
-#   4 forked client processes (this file's own load generator: wrk cannot
+#   4 forked client processes (FluentAI::Load in t/lib: wrk cannot
 #   tell which request got which answer, and the test needs per-request
 #   start/end times and the email of every registration answered 200) run
 #   GET /auth/profile, POST /auth/login and POST /auth/register in turn on
@@ -40,10 +40,8 @@ use warnings;
 
 use Test::More;
 use FluentAI::Test qw(:DEFAULT bearer);
+use FluentAI::Load;
 use File::Basename qw(dirname);
-use File::Temp qw(tempdir);
-use IO::Select;
-use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
@@ -159,139 +157,7 @@ is $reg->{status}, 200, 'setup: register';
 my $ACCESS = $reg->{json}{access_token} // '';
 
 # ------------------------------------------------------------- load generator
-
-my $PORT = server_port();
-
-sub build_request {
-    my ($method, $path, $body, $auth) = @_;
-    my $r = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$PORT\r\n";
-    $r .= "Authorization: Bearer $auth\r\n" if $auth;
-    if (defined $body) {
-        $r .= "Content-Type: application/json\r\nContent-Length: "
-              . length($body) . "\r\n";
-    }
-    return $r . "\r\n" . ($body // '');
-}
-
-# one request on the client's keep-alive connection; returns the record
-sub do_request {
-    my ($st, $raw, $timeout) = @_;
-    my $rec = { t0 => time };
-    my $reused = $st->{sock} ? 1 : 0;
-    unless ($st->{sock}) {
-        $st->{sock} = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                            PeerPort => $PORT,
-                                            Proto => 'tcp',
-                                            Timeout => $timeout);
-        unless ($st->{sock}) {
-            $rec->{err} = "connect: $!";
-            $rec->{t1} = time;
-            return $rec;
-        }
-        binmode $st->{sock};
-    }
-    my $s = $st->{sock};
-    my ($off, $buf, $err) = (0, '', undef);
-    while ($off < length $raw) {
-        my $n = syswrite $s, $raw, length($raw) - $off, $off;
-        unless (defined $n && $n > 0) { $err = "write: $!"; last }
-        $off += $n;
-    }
-    my ($status, $body, $close);
-    my $sel = IO::Select->new($s);
-    my $deadline = time + $timeout;
-    while (!$err) {
-        my $left = $deadline - time;
-        if ($left <= 0 || !$sel->can_read($left)) { $err = 'timeout'; last }
-        my $n = sysread $s, $buf, 65536, length $buf;
-        if (!defined $n) { $err = "read: $!"; last }
-        if ($n == 0) { $err = 'eof'; last }
-        my $i = index($buf, "\r\n\r\n");
-        next if $i < 0;
-        my $head = substr($buf, 0, $i);
-        my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
-        $cl //= 0;
-        next if length($buf) < $i + 4 + $cl;
-        ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
-        $body = substr($buf, $i + 4, $cl);
-        $close = $head =~ /^Connection:\s*close/mi ? 1 : 0;
-        $rec->{ct} = ($head =~ /^Content-Type:\s*([^\r\n;]+)/mi)[0] // '';
-        last;
-    }
-    if ($err) {
-        $rec->{err} = $err;
-        $rec->{reused} = $reused;
-        $rec->{got} = length $buf;
-        close $s;
-        delete $st->{sock};
-    } else {
-        $rec->{st} = $status // 0;
-        my $j = json_decode($body);
-        $rec->{json} = ref $j eq 'HASH' ? 1 : 0;
-        $rec->{code} = $j->{code} if ref $j eq 'HASH' && $j->{code};
-        $rec->{uemail} = $j->{user}{email}
-            if ref $j eq 'HASH' && ref $j->{user} eq 'HASH';
-        if ($close) { close $s; delete $st->{sock} }
-    }
-    $rec->{t1} = time;
-    return $rec;
-}
-
-sub load_start {
-    my (%o) = @_;
-    my $dir = tempdir(CLEANUP => 1);
-    my @pids;
-    for my $c (0 .. $o{clients} - 1) {
-        my $pid = fork;
-        die "fork: $!" unless defined $pid;
-        if ($pid == 0) {
-            $SIG{PIPE} = 'IGNORE';
-            $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-            open my $out, '>', "$dir/c$c" or POSIX::_exit(1);
-            my $st = {};
-            my $hard = time + $o{max_seconds};
-            my $i = 0;
-            while (!-e "$dir/stop" && time < $hard) {
-                my $q = $o{next}->($c, $i++);
-                my $rec = do_request($st, $q->{raw}, 10);
-                $rec->{k} = $q->{kind};
-                $rec->{email} = $q->{email} if $q->{email};
-                $rec->{c} = $c;
-                print $out json_encode($rec), "\n";
-            }
-            close $out;
-            POSIX::_exit(0);
-        }
-        push @pids, $pid;
-    }
-    return { dir => $dir, pids => \@pids };
-}
-
-sub load_stop {
-    my ($l) = @_;
-    if (open my $fh, '>', "$l->{dir}/stop") { close $fh }
-    waitpid $_, 0 for @{ $l->{pids} };
-    my @recs;
-    for my $f (glob "$l->{dir}/c*") {
-        open my $fh, '<', $f or next;
-        while (my $line = <$fh>) {
-            my $r = json_decode($line);
-            push @recs, $r if $r;
-        }
-        close $fh;
-    }
-    return sort { $a->{t0} <=> $b->{t0} } @recs;
-}
-
-sub summary {
-    my %t;
-    for (@_) {
-        my $k = $_->{err} ? "transport error ($_->{err})"
-              : $_->{st} . ($_->{code} ? " $_->{code}" : '');
-        $t{$k}++;
-    }
-    return join(', ', map { "$_ x$t{$_}" } sort keys %t) || 'none';
-}
+# FluentAI::Load (t/lib)
 
 # ------------------------------------------------------------- part 1: load
 
@@ -373,8 +239,14 @@ SKIP: {
     ok @before > 20, 'load ran before the stop (' . scalar(@before) . ')';
     is scalar(grep { $_->{err} || $_->{st} !~ /^2/ } @before), 0,
         'before the stop: all succeeded';
-    ok @down > 10, 'requests were answered while the database was down ('
-        . scalar(@down) . '): fail fast, no hang';
+    SKIP: {
+        # PgBouncer queues a query while it cannot log in to the server:
+        # the answer (503) comes with fluentai_database_timeout, not at once
+        skip 'behind PgBouncer requests wait in its queue while the server '
+             . 'is down', 1 if $ENV{TEST_NGINX_PGBOUNCER};
+        ok @down > 10, 'requests were answered while the database was down ('
+            . scalar(@down) . '): fail fast, no hang';
+    }
     is scalar(grep { !$_->{err} && $_->{st} =~ /^2/ } @down), 0,
         'while the database was down nothing succeeded';
 
@@ -390,8 +262,10 @@ SKIP: {
     note sprintf 'last failure: %.3f s after "pg_ctl start" returned',
         $last_fail->{t1} - $t_ready if $last_fail;
     ok $first, 'requests succeeded again after the restart';
-    cmp_ok $recovery // 99, '<=', 1.0,
-        'the first success came within 1 s of PostgreSQL being back';
+    # behind PgBouncer plus its server_login_retry (1 s in t/run-suites)
+    my $limit = $ENV{TEST_NGINX_PGBOUNCER} ? 2.0 : 1.0;
+    cmp_ok $recovery // 99, '<=', $limit,
+        "the first success came within $limit s of PostgreSQL being back";
     ok @late > 20, 'load ran after the recovery (' . scalar(@late) . ')';
     is scalar(grep { $_->{err} || $_->{st} !~ /^2/ } @late), 0,
         'from 1.5 s after the restart on, every request succeeded'
@@ -430,8 +304,14 @@ SKIP: {
               sort keys %extra) . ')';
     my $log = error_log_since($mark);
     unlike $log, qr/exited on signal/, 'no worker crashed during the outage';
-    like $log, qr/database connection restored/,
-        'the pool logged the recovery';
+    SKIP: {
+        # the module's connections are to PgBouncer, which outlives the
+        # restart: queries fail, connecting does not, the pool is never down
+        skip 'behind PgBouncer the pool itself never goes down', 1
+            if $ENV{TEST_NGINX_PGBOUNCER};
+        like $log, qr/database connection restored/,
+            'the pool logged the recovery';
+    }
 }
 
 # ------------------------------------------------------------- part 2: sequential

@@ -38,6 +38,10 @@ for my $v (qw(TEST_NGINX_PG_CONNINFO TEST_NGINX_PG_CTL TEST_NGINX_PG_PGDATA
     plan skip_all => "$v is not set (run via t/run-suites)"
         unless $ENV{$v};
 }
+plan skip_all => 'the pool\'s own server connections are what this suite '
+    . 'watches (pg_stat_activity, locks, pg_terminate_backend); behind '
+    . 'PgBouncer they are PgBouncer\'s'
+    if $ENV{TEST_NGINX_PGBOUNCER};
 
 # our own psql sessions are told apart from the module's (which set no
 # application_name; nginx clears the environment of its processes)
@@ -160,7 +164,7 @@ sub locker_stop {
 }
 
 END {
-    return unless $$ == $PARENT;
+    return unless defined $PARENT && $$ == $PARENT;
     my $rc = $?;
     if ($LockerPid) {
         locker_stop() unless $PgStopped;

@@ -114,6 +114,14 @@ sub gen_config {
     my $http = expand_env($a{http_config} // '', $name);
     my $conf = expand_env($a{config} // '', $name);
 
+    # behind PgBouncer in transaction mode (t/run-suites TEST_PGBOUNCER=1)
+    if (($ENV{TEST_NGINX_PG_PREPARE} // '') eq 'off'
+        && $http =~ /^\s*fluentai_database\s/m
+        && $http !~ /fluentai_database_prepare/)
+    {
+        $http .= "    fluentai_database_prepare off;\n";
+    }
+
     my $daemon = $UseValgrind ? 'off' : 'on';
     my $master = $UseValgrind ? 'off' : ($UseHup ? 'on'
                                         : ($MasterOn ? 'on' : 'off'));
