@@ -42,6 +42,7 @@ static ngx_conf_enum_t  ngx_http_fluentai_endpoints[] = {
     { ngx_string("user_profile"), NGX_HTTP_FLUENTAI_EP_USER_PROFILE },
     { ngx_string("change_password"), NGX_HTTP_FLUENTAI_EP_CHANGE_PASSWORD },
     { ngx_string("health"), NGX_HTTP_FLUENTAI_EP_HEALTH },
+    { ngx_string("metrics"), NGX_HTTP_FLUENTAI_EP_METRICS },
     { ngx_null_string, 0 }
 };
 
@@ -125,6 +126,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fluentai_metrics"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, metrics),
+      NULL },
+
     { ngx_string("fluentai_endpoint"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fluentai_endpoint,
@@ -198,6 +206,7 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->queue_size = NGX_CONF_UNSET_UINT;
     mcf->timeout = NGX_CONF_UNSET_MSEC;
     mcf->prepare = NGX_CONF_UNSET;
+    mcf->metrics = NGX_CONF_UNSET;
     mcf->access_ttl = NGX_CONF_UNSET;
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
@@ -215,6 +224,7 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->queue_size, 1024);
     ngx_conf_init_msec_value(mcf->timeout, 5000);
     ngx_conf_init_value(mcf->prepare, 1);
+    ngx_conf_init_value(mcf->metrics, 1);
     ngx_conf_init_value(mcf->access_ttl, 1800);
     ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
     ngx_conf_init_value(mcf->short_ttl, 86400);
@@ -259,6 +269,10 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (mcf->metrics) {
+        return ngx_http_fluentai_metrics_zone(cf, &mcf->metrics_zone);
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -294,6 +308,10 @@ ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_fluentai_preconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_fluentai_metrics_preconfiguration(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_fluentai_add_variables(cf);
 }
 
@@ -313,7 +331,8 @@ ngx_http_fluentai_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_fluentai_access_handler;
 
-    return NGX_OK;
+    return ngx_http_fluentai_metrics_postconfiguration(cf,
+                                                ngx_http_fluentai_endpoints);
 }
 
 
@@ -498,7 +517,8 @@ ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown endpoint \"%V\" (expected register, "
                            "login, refresh, logout, profile, user_profile, "
-                           "change_password or health)", &value[1]);
+                           "change_password, health or metrics)",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -539,6 +559,18 @@ ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_fluentai_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fluentai_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_fluentai_module);
+
+    if (mcf && ngx_http_fluentai_metrics_init_worker(cycle,
+                                                     mcf->metrics_zone)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_fluentai_pg_init_worker(cycle);
 }
 
@@ -547,4 +579,5 @@ static void
 ngx_http_fluentai_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_fluentai_pg_exit_worker(cycle);
+    ngx_http_fluentai_metrics_exit_worker(cycle);
 }

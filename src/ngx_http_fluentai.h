@@ -19,6 +19,7 @@
 #include "ngx_http_fluentai_token.h"
 #include "ngx_http_fluentai_password.h"
 #include "ngx_http_fluentai_validate.h"
+#include "ngx_http_fluentai_metrics.h"
 
 
 #define NGX_HTTP_FLUENTAI_MAX_BODY         16384
@@ -37,7 +38,8 @@ typedef enum {
     NGX_HTTP_FLUENTAI_EP_PROFILE,
     NGX_HTTP_FLUENTAI_EP_USER_PROFILE,
     NGX_HTTP_FLUENTAI_EP_CHANGE_PASSWORD,
-    NGX_HTTP_FLUENTAI_EP_HEALTH
+    NGX_HTTP_FLUENTAI_EP_HEALTH,
+    NGX_HTTP_FLUENTAI_EP_METRICS
 } ngx_http_fluentai_endpoint_e;
 
 
@@ -91,6 +93,9 @@ typedef struct {
     ngx_thread_pool_t              *thread_pool;
 
     ngx_array_t                    *cors_origins;    /* of ngx_str_t */
+
+    ngx_flag_t                      metrics;
+    ngx_shm_zone_t                 *metrics_zone;
 
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;
@@ -229,6 +234,8 @@ char *ngx_http_fluentai_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
 /* pg: per-worker connection pool */
 ngx_int_t ngx_http_fluentai_pg_init_worker(ngx_cycle_t *cycle);
 void ngx_http_fluentai_pg_exit_worker(ngx_cycle_t *cycle);
+void ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
+    ngx_uint_t *waiting);
 void ngx_http_fluentai_pg_query(ngx_http_request_t *r,
     ngx_http_fluentai_pg_req_t *pr, ngx_http_fluentai_query_t *q,
     ngx_http_fluentai_pg_done_pt done);

@@ -487,8 +487,18 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
 static void
 ngx_http_fluentai_logout_done(ngx_http_request_t *r, PGresult *res)
 {
+    char       *tuples;
+    ngx_int_t   n;
+
     if (ngx_http_fluentai_rows(r, res, 0) < 0) {
         return;
+    }
+
+    tuples = PQcmdTuples(res);
+    n = ngx_atoi((u_char *) tuples, ngx_strlen(tuples));
+
+    if (n > 0) {
+        ngx_http_fluentai_metrics_count(NGX_HTTP_FLUENTAI_M_REVOKED_LOGOUT, n);
     }
 
     ngx_http_fluentai_logged_out(r);

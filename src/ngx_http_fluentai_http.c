@@ -48,6 +48,8 @@ static ngx_http_fluentai_route_t  ngx_http_fluentai_routes[] = {
     { NGX_HTTP_POST, NULL, ngx_http_fluentai_change_password, 0,
       "POST, OPTIONS" },
     { NGX_HTTP_GET|NGX_HTTP_HEAD, ngx_http_fluentai_health, NULL, 0,
+      "GET, HEAD, OPTIONS" },
+    { NGX_HTTP_GET|NGX_HTTP_HEAD, ngx_http_fluentai_metrics_send, NULL, 0,
       "GET, HEAD, OPTIONS" }
 };
 

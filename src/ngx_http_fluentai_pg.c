@@ -43,6 +43,7 @@ struct ngx_http_fluentai_pg_conn_s {
     ngx_uint_t                       state;
     ngx_uint_t                       prepared;
     ngx_uint_t                       used;
+    uint64_t                         sent;          /* metrics: usec */
     unsigned                         writing:1;
     unsigned                         in_idle:1;
 };
@@ -167,6 +168,44 @@ ngx_http_fluentai_pg_exit_worker(ngx_cycle_t *cycle)
     }
 
     ngx_http_fluentai_pg_pool = NULL;
+}
+
+
+/* for the metrics: this worker's connections and waiting requests */
+
+void
+ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
+    ngx_uint_t *waiting)
+{
+    ngx_queue_t                  *q;
+    ngx_http_fluentai_pg_conn_t  *conn;
+    ngx_http_fluentai_pg_pool_t  *pool;
+
+    *busy = 0;
+    *idle = 0;
+    *waiting = 0;
+
+    pool = ngx_http_fluentai_pg_pool;
+
+    if (pool == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&pool->all);
+         q != ngx_queue_sentinel(&pool->all);
+         q = ngx_queue_next(q))
+    {
+        conn = ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, all);
+
+        if (conn->state == NGX_HTTP_FLUENTAI_PG_BUSY) {
+            (*busy)++;
+
+        } else if (conn->state == NGX_HTTP_FLUENTAI_PG_IDLE) {
+            (*idle)++;
+        }
+    }
+
+    *waiting = pool->nwaiting;
 }
 
 
@@ -361,6 +400,7 @@ ngx_http_fluentai_pg_run(ngx_http_fluentai_pg_conn_t *conn,
 
     q = pr->query;
     sql = &ngx_http_fluentai_sql[q->sql];
+    conn->sent = ngx_http_fluentai_metrics_now();
 
     if (conn->pool->mcf->prepare) {
         ok = PQsendQueryPrepared(conn->pg, sql->name, q->nparams,
@@ -815,6 +855,8 @@ ngx_http_fluentai_pg_complete(ngx_http_fluentai_pg_conn_t *conn)
 
     if (pr) {
         pr->conn = NULL;
+        ngx_http_fluentai_metrics_statement_time(pr->query->sql,
+                              ngx_http_fluentai_metrics_now() - conn->sent);
     }
 
     /* back to the pool first: the request may run its next query on it */
