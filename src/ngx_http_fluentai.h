@@ -24,7 +24,7 @@
 
 #define NGX_HTTP_FLUENTAI_MAX_BODY         16384
 #define NGX_HTTP_FLUENTAI_SECRET_MIN       32
-#define NGX_HTTP_FLUENTAI_MAX_PARAMS       8
+#define NGX_HTTP_FLUENTAI_MAX_PARAMS       12
 #define NGX_HTTP_FLUENTAI_UNPROCESSABLE    422
 
 
@@ -49,6 +49,7 @@ typedef enum {
     NGX_HTTP_FLUENTAI_SQL_REGISTER,
     NGX_HTTP_FLUENTAI_SQL_LOGIN_USER,
     NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION,
+    NGX_HTTP_FLUENTAI_SQL_LOGIN_FAILED,
     NGX_HTTP_FLUENTAI_SQL_REFRESH,
     NGX_HTTP_FLUENTAI_SQL_LOGOUT,
     NGX_HTTP_FLUENTAI_SQL_PROFILE,
@@ -259,6 +260,12 @@ void ngx_http_fluentai_param_session(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
 ngx_int_t ngx_http_fluentai_rows(ngx_http_request_t *r, PGresult *res,
     ngx_uint_t exactly_one);
+
+/* audit: the trail's client address and user agent, failed logins */
+void ngx_http_fluentai_audit_params(ngx_http_request_t *r,
+    ngx_http_fluentai_query_t *q, ngx_uint_t i);
+void ngx_http_fluentai_audit_login_failed(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, const char *reason);
 
 /* task: password work on the thread pool */
 void ngx_http_fluentai_task(ngx_http_request_t *r,

@@ -91,6 +91,7 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
     ngx_http_fluentai_param_bin(q, 3, ctx->refresh_hash,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r, q, 4, ctx->mcf->refresh_ttl);
+    ngx_http_fluentai_audit_params(r, q, 5);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, q,
                                ngx_http_fluentai_register_done);
@@ -232,8 +233,10 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     job = ctx->job;
 
     if (ctx->user == NULL || job->verified != 1 || !ctx->active) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "invalid_credentials");
+        ngx_http_fluentai_audit_login_failed(r, ctx,
+                                      ctx->user == NULL ? "unknown_email"
+                                      : job->verified != 1
+                                        ? "invalid_password" : "inactive");
         return;
     }
 
@@ -265,6 +268,7 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     ngx_http_fluentai_param(r, q, 4, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
     ngx_http_fluentai_param(r, q, 5, ctx->cred.remember ? "t" : "f", 1);
+    ngx_http_fluentai_audit_params(r, q, 6);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, q, ngx_http_fluentai_login_done);
 }
@@ -286,8 +290,7 @@ ngx_http_fluentai_login_done(ngx_http_request_t *r, PGresult *res)
 
     if (n == 0) {
         /* deactivated meanwhile */
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "invalid_credentials");
+        ngx_http_fluentai_audit_login_failed(r, ctx, "inactive");
         return;
     }
 
@@ -352,6 +355,7 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r, q, 2, ctx->mcf->refresh_ttl);
     ngx_http_fluentai_param_int(r, q, 3, ctx->mcf->short_ttl);
+    ngx_http_fluentai_audit_params(r, q, 4);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, q,
                                ngx_http_fluentai_refresh_done);
@@ -478,6 +482,7 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
     ngx_http_fluentai_param_bin(q, 2, ctx->has_refresh ? ctx->presented : NULL,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param(r, q, 3, ctx->logout_all ? "t" : "f", 1);
+    ngx_http_fluentai_audit_params(r, q, 4);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, q,
                                ngx_http_fluentai_logout_done);
