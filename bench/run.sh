@@ -37,7 +37,8 @@ BUDGET=${BENCH_BUDGET:-290}
 FSYNC=${BENCH_FSYNC:-off}
 PACE=${BENCH_PACE:-50}                     # paced load, % of saturation
 PERF=${BENCH_PERF:-0}                      # 1: perf record the workers
-PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6} "       # a subset, for development
+PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 7} "     # a subset, for development
+METRICS=on                                 # fluentai_metrics (phase 7)
 ARGON2_M=19456 ARGON2_T=2 ARGON2_P=1       # production parameters
 PASSWORD=bench-password-1
 ACCESS_TTL=3600
@@ -275,7 +276,8 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
     echo '\set n :k + 1'
     printf '%s;\n' "$(printf '%s' "$REFRESH_SQL" \
                       | sed -e "s/\\\$1/$OLD/" -e "s/\\\$2/$NEW/" \
-                            -e 's/\$3/:ttl/' -e 's/\$4/:short/')"
+                            -e 's/\$3/:ttl/' -e 's/\$4/:short/' \
+                            -e "s/\\\$5/'127.0.0.1'/" -e "s/\\\$6/'pgbench'/")"
     echo '\set k :n'
 } > "$D/out/refresh.pgbench"
 
@@ -318,6 +320,7 @@ http {
     fluentai_access_token_ttl 30m;
     fluentai_refresh_token_ttl $REFRESH_TTL;
     fluentai_refresh_token_short_ttl $SHORT_TTL;
+    fluentai_metrics $METRICS;
 
     server {
         listen 127.0.0.1:$PORT reuseport backlog=4096;
@@ -328,6 +331,7 @@ http {
         location = /auth/logout   { fluentai_endpoint logout; }
         location = /auth/profile  { fluentai_endpoint profile; }
         location = /health        { fluentai_endpoint health; }
+        location = /metrics       { fluentai_endpoint metrics; }
 
         # baseline (a): a body of the profile's size, the same headers
         location = /bench/static {
@@ -702,6 +706,47 @@ rss_snapshot after-register
 fi
 
 # ---------------------------------------------------------------------------
+# 7. the metrics' cost on the profile path: profile loads with
+# fluentai_metrics off and on, alternating (off, on, off, on) so that a
+# machine whose load drifts affects both alike; the baseline is "off"
+
+# reload with METRICS; wait until /metrics answers accordingly
+reload_metrics() {
+    local want=404 i
+    [ "$METRICS" = on ] && want=200
+    write_conf "$BODY"
+    "$NGINX" -p "$D/nginx/" -c "$D/nginx/nginx.conf" \
+        -e "$D/nginx/logs/error.log" -t -q || die "nginx -t failed"
+    kill -HUP "$(master_pid)"
+    for i in $(seq 1 100); do
+        sleep 0.1
+        [ "$(http_code "$URL/metrics")" = "$want" ] \
+            && [ "$(worker_pids | wc -l)" = "$WORKERS" ] && return 0
+    done
+    die "nginx reload: /metrics does not answer $want (metrics $METRICS)"
+}
+
+if phase 7; then
+record "# 7. profile with fluentai_metrics off / on, alternating"
+MDUR=$(( DURATION < 5 ? DURATION : 5 ))
+for round in 1 2; do
+    for METRICS in off on; do
+        reload_metrics
+        log "7. profile, metrics $METRICS (round $round), ${MDUR}s"
+        run_wrk "metrics_${METRICS}_$round" profile.lua "$CONNS" "$MDUR"
+    done
+done
+METRICS=on
+for m in off on; do
+    R[metrics_$m.rps]=$(awk -v a="${R[metrics_${m}_1.rps]:-0}" \
+                            -v b="${R[metrics_${m}_2.rps]:-0}" \
+                            'BEGIN { printf "%.0f", (a + b) / 2 }')
+    R[metrics_$m.cpu]=$(( ( ${R[metrics_${m}_1.cpu_nginx]:-0}
+                           + ${R[metrics_${m}_2.cpu_nginx]:-0} ) / 2 ))
+done
+fi
+
+# ---------------------------------------------------------------------------
 # 5. memory: worker RSS before and after MEM_REQUESTS profile requests, in
 # loads of at most 15 s, as many as the budget leaves
 
@@ -821,6 +866,7 @@ echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s |
 echo "| 3 | profile p50 / p99 during a login storm (paced as above; $(num "${R[storm.rps]:-}") req/s, logins $(num1 "$STORM_LOGIN_RATE")/s) | $(ms "${R[storm.p50_us]:-}") / $(ms "${R[storm.p99_us]:-}") ms | profile alone, paced: $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | p99 x$(ratio "${R[storm.p99_us]:-}" "${R[paced.p99_us]:-}") | - | p99 <= 5 ms | $(verdict "${R[storm.p99_us]:-}" '<=' $P99_LIMIT) |"
 echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
 echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest of $WORKERS workers) | $MAX_GROWTH_MB MB | before: $(for p in "${!RSS0[@]}"; do printf '%s ' "$(mb "${RSS0[$p]}")"; done)MB | - | - | <= 2 MB | $(verdict "$MAX_GROWTH_MB" '<=' 2) |"
+echo "| 7 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
 echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $POOL_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
 echo
 echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES."
