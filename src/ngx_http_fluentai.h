@@ -97,6 +97,7 @@ typedef struct {
 
     ngx_flag_t                      metrics;
     ngx_shm_zone_t                 *metrics_zone;
+    ngx_int_t                       metrics_var;     /* $fluentai_endpoint */
 
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;

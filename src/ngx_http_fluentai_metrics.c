@@ -148,7 +148,6 @@ static ngx_http_fluentai_counter_t  ngx_http_fluentai_counters[] = {
 static ngx_str_t  ngx_http_fluentai_metrics_var_name =
     ngx_string("fluentai_endpoint");
 
-static ngx_int_t                         ngx_http_fluentai_metrics_var;
 static ngx_str_t  ngx_http_fluentai_metrics_eps[
                                         NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS];
 
@@ -233,9 +232,10 @@ ngx_int_t
 ngx_http_fluentai_metrics_postconfiguration(ngx_conf_t *cf,
     ngx_conf_enum_t *endpoints)
 {
-    ngx_conf_enum_t            *e;
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_conf_enum_t                *e;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_http_fluentai_main_conf_t  *mcf;
 
     for (e = endpoints; e->name.len; e++) {
         if (e->value < NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS) {
@@ -243,9 +243,11 @@ ngx_http_fluentai_metrics_postconfiguration(ngx_conf_t *cf,
         }
     }
 
-    ngx_http_fluentai_metrics_var = ngx_http_get_variable_index(cf,
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
+
+    mcf->metrics_var = ngx_http_get_variable_index(cf,
                                         &ngx_http_fluentai_metrics_var_name);
-    if (ngx_http_fluentai_metrics_var == NGX_ERROR) {
+    if (mcf->metrics_var == NGX_ERROR) {
         return NGX_ERROR;
     }
 
@@ -469,8 +471,9 @@ ngx_http_fluentai_metrics_observe(ngx_http_fluentai_histogram_t *h,
 static ngx_int_t
 ngx_http_fluentai_metrics_mark(ngx_http_request_t *r)
 {
-    ngx_http_variable_value_t     *v;
-    ngx_http_fluentai_loc_conf_t  *lcf;
+    ngx_http_variable_value_t      *v;
+    ngx_http_fluentai_loc_conf_t   *lcf;
+    ngx_http_fluentai_main_conf_t  *mcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
 
@@ -480,7 +483,8 @@ ngx_http_fluentai_metrics_mark(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    v = &r->variables[ngx_http_fluentai_metrics_var];
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_module);
+    v = &r->variables[mcf->metrics_var];
 
     v->data = ngx_http_fluentai_metrics_eps[lcf->endpoint].data;
     v->len = ngx_http_fluentai_metrics_eps[lcf->endpoint].len;
@@ -495,14 +499,16 @@ ngx_http_fluentai_metrics_mark(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_fluentai_metrics_log(ngx_http_request_t *r)
 {
-    ngx_uint_t                  ep, status;
-    ngx_http_variable_value_t  *v;
+    ngx_uint_t                      ep, status;
+    ngx_http_variable_value_t      *v;
+    ngx_http_fluentai_main_conf_t  *mcf;
 
     if (ngx_http_fluentai_metrics_shm == NULL) {
         return NGX_OK;
     }
 
-    v = &r->variables[ngx_http_fluentai_metrics_var];
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_module);
+    v = &r->variables[mcf->metrics_var];
 
     if (!v->valid || v->not_found) {
         return NGX_OK;
