@@ -16,14 +16,15 @@
 
 /*
  * The audit trail (sql/migrations/030): a data-modifying CTE that writes
- * the event in the statement that does the work.  ip and ua are the
+ * the event in the statement that does the work, from a row "e" of
+ * (ip, ua, event, user_id, session_id, detail); ip and ua are the
  * statement's last two parameters (ngx_http_fluentai_audit_params()).
  */
 
-#define NGX_HTTP_FLUENTAI_AUDIT(ip, ua)                                       \
+#define NGX_HTTP_FLUENTAI_AUDIT                                               \
     " INSERT INTO audit_log (event, user_id, session_id, ip, user_agent,"     \
-    " detail) SELECT e.event, e.user_id, e.session_id, " ip "::inet, "        \
-    ua "::text, e.detail FROM"
+    " detail) SELECT e.event, e.user_id, e.session_id, e.ip, e.ua, e.detail"  \
+    " FROM"
 
 
 ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
@@ -44,8 +45,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
       " t AS ("
       " INSERT INTO refresh_tokens (hash, session_id)"
       " SELECT $4::bytea, id FROM s),"
-      " a AS (" NGX_HTTP_FLUENTAI_AUDIT("$6", "$7")
-      " (SELECT 'signup' AS event, u.id AS user_id, s.id AS session_id,"
+      " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+      " (SELECT $6::inet AS ip, $7::text AS ua,"
+      " 'signup' AS event, u.id AS user_id, s.id AS session_id,"
       " '{}'::jsonb AS detail FROM u, s) e)"
       " SELECT u.id, u.email, u.name, u.avatar, u.bio, s.id FROM u, s",
       7, 0 },
@@ -75,8 +77,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
       " t AS ("
       " INSERT INTO refresh_tokens (hash, session_id)"
       " SELECT $2::bytea, id FROM s),"
-      " a AS (" NGX_HTTP_FLUENTAI_AUDIT("$7", "$8")
-      " (SELECT 'login' AS event, $1::uuid AS user_id, id AS session_id,"
+      " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+      " (SELECT $7::inet AS ip, $8::text AS ua,"
+      " 'login' AS event, $1::uuid AS user_id, id AS session_id,"
       " jsonb_build_object('remember', $6::bool) AS detail FROM s) e)"
       " SELECT id FROM s",
       8, 0 },
@@ -87,8 +90,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
      */
 
     { "fluentai_login_failed",
-      "WITH a AS (" NGX_HTTP_FLUENTAI_AUDIT("$4", "$5")
-      " (SELECT 'login_failed' AS event, $1::uuid AS user_id,"
+      "WITH a AS (" NGX_HTTP_FLUENTAI_AUDIT
+      " (SELECT $4::inet AS ip, $5::text AS ua,"
+      " 'login_failed' AS event, $1::uuid AS user_id,"
       " NULL::uuid AS session_id, jsonb_build_object('reason', $3::text,"
       " 'email', $2::text) AS detail) e)"
       " SELECT 1",
@@ -103,8 +107,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
       "WITH r AS MATERIALIZED ("
       " SELECT status, session_id, user_id FROM fluentai_refresh("
       "$1::bytea, $2::bytea, $3::int, $4::int)),"
-      " a AS (" NGX_HTTP_FLUENTAI_AUDIT("$5", "$6")
-      " (SELECT 'refresh_token_reused' AS event, user_id, session_id,"
+      " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+      " (SELECT $5::inet AS ip, $6::text AS ua,"
+      " 'refresh_token_reused' AS event, user_id, session_id,"
       " '{}'::jsonb AS detail FROM r WHERE status = 'reused') e)"
       " SELECT status, session_id, user_id FROM r",
       6, 0 },
@@ -122,8 +127,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
       " UNION"
       " SELECT s.id, s.user_id FROM refresh_tokens t"
       " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea),"
-      " a AS (" NGX_HTTP_FLUENTAI_AUDIT("$5", "$6")
-      " (SELECT 'logout' AS event, user_id, id AS session_id,"
+      " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+      " (SELECT $5::inet AS ip, $6::text AS ua,"
+      " 'logout' AS event, user_id, id AS session_id,"
       " jsonb_build_object('all', $4::bool) AS detail FROM target) e)"
       " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
       " WHERE s.revoked_at IS NULL"
@@ -186,8 +192,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
       " revoke_reason = 'password_changed'"
       " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
       " AND revoked_at IS NULL),"
-      " a AS (" NGX_HTTP_FLUENTAI_AUDIT("$5", "$6")
-      " (SELECT 'password_changed' AS event, id AS user_id,"
+      " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+      " (SELECT $5::inet AS ip, $6::text AS ua,"
+      " 'password_changed' AS event, id AS user_id,"
       " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd) e)"
       " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
       6, 0 }

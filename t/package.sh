@@ -180,6 +180,11 @@ rows=$(psql -X -At -d "$CONNINFO" -c "SELECT count(*) FROM users WHERE email = '
 check "the user row is in the database" test "$rows" = 1
 code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health") || code=curl-failed
 check "GET /health: 200" test "$code" = 200
+rows=$(psql -X -At -d "$CONNINFO" -c "SELECT count(*) FROM audit_log a JOIN users u ON u.id = a.user_id WHERE u.email = '$email' AND a.event = 'signup' AND a.ip = '127.0.0.1'")
+check "the signup is in the audit trail" test "$rows" = 1
+curl -sS -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics" || true
+check "GET /metrics (loopback, as the example allows): the registration" \
+    grep -qx 'fluentai_registrations_total{outcome="created"} 1' "$TMP/metrics.txt"
 check "no [alert]/[crit]/[emerg] in the error log" \
     bash -c "! grep -E '\\[(alert|crit|emerg)\\]' '$TMP/logs/error.log'"
 
