@@ -47,10 +47,10 @@ ngx_http_fluentai_audit_params(ngx_http_request_t *r,
         break;
     }
 
-    ngx_http_fluentai_param(r, q, i, len ? (char *) addr : NULL, len);
+    ngx_http_fluentai_param(r->pool, q, i, len ? (char *) addr : NULL, len);
 
     if (r->headers_in.user_agent == NULL) {
-        ngx_http_fluentai_param(r, q, i + 1, NULL, 0);
+        ngx_http_fluentai_param(r->pool, q, i + 1, NULL, 0);
         return;
     }
 
@@ -71,7 +71,7 @@ ngx_http_fluentai_audit_params(ngx_http_request_t *r,
         }
     }
 
-    ngx_http_fluentai_param(r, q, i + 1, (char *) ua, len);
+    ngx_http_fluentai_param(r->pool, q, i + 1, (char *) ua, len);
 }
 
 
@@ -92,15 +92,18 @@ ngx_http_fluentai_audit_login_failed(ngx_http_request_t *r,
     ngx_memzero(q, sizeof(ngx_http_fluentai_query_t));
     q->sql = NGX_HTTP_FLUENTAI_SQL_LOGIN_FAILED;
 
-    ngx_http_fluentai_param(r, q, 0, ctx->user ? ctx->claims.sub : NULL,
+    ngx_http_fluentai_param(r->pool, q, 0,
+                            ctx->user ? ctx->claims.sub : NULL,
                             ngx_strlen(ctx->claims.sub));
-    ngx_http_fluentai_param(r, q, 1, (char *) ctx->cred.email.data,
+    ngx_http_fluentai_param(r->pool, q, 1, (char *) ctx->cred.email.data,
                             ctx->cred.email.len);
-    ngx_http_fluentai_param(r, q, 2, reason, ngx_strlen(reason));
+    ngx_http_fluentai_param(r->pool, q, 2, reason, ngx_strlen(reason));
     ngx_http_fluentai_audit_params(r, q, 3);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
-                               ngx_http_fluentai_audit_login_failed_done);
+    /* a database that fails now still gets the 401 */
+    ctx->query_failures = 1;
+
+    ngx_http_fluentai_query(r, ngx_http_fluentai_audit_login_failed_done);
 }
 
 
@@ -114,5 +117,6 @@ ngx_http_fluentai_audit_login_failed_done(ngx_http_request_t *r,
                       PQresultErrorMessage(res));
     }
 
-    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_credentials");
+    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_credentials",
+                           NULL);
 }

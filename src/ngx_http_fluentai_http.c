@@ -1,20 +1,11 @@
 
 /*
  * The HTTP face of every endpoint: methods, request body, JSON parsing,
- * JSON responses and the one error shape, bearer tokens, variables.
+ * JSON responses and the one error shape, variables.
  */
 
 
 #include "ngx_http_fluentai.h"
-
-
-typedef struct {
-    ngx_uint_t                  methods;
-    ngx_http_fluentai_step_pt   get;        /* GET, HEAD */
-    ngx_http_fluentai_step_pt   post;       /* POST or PUT, with a body */
-    unsigned                    body_optional:1;
-    const char                 *allow;
-} ngx_http_fluentai_route_t;
 
 
 typedef struct {
@@ -28,30 +19,17 @@ static ngx_int_t ngx_http_fluentai_body_read(ngx_http_request_t *r,
     ngx_str_t *out);
 static ngx_int_t ngx_http_fluentai_json_type(ngx_http_request_t *r);
 static void ngx_http_fluentai_ctx_cleanup(void *data);
+static ngx_uint_t ngx_http_fluentai_refuse(ngx_http_request_t *r,
+    ngx_http_fluentai_loc_conf_t *lcf, const char **code);
+static ngx_int_t ngx_http_fluentai_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, json_t *details);
+static ngx_int_t ngx_http_fluentai_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *obj);
 static ngx_int_t ngx_http_fluentai_challenge(ngx_http_request_t *r,
     const char *code);
 static const char *ngx_http_fluentai_category(ngx_uint_t status);
 static ngx_int_t ngx_http_fluentai_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-
-
-static ngx_http_fluentai_route_t  ngx_http_fluentai_routes[] = {
-    { 0, NULL, NULL, 0, NULL },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_register, 0, "POST, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_login, 0, "POST, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_refresh, 1, "POST, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_logout, 1, "POST, OPTIONS" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, ngx_http_fluentai_profile, NULL, 0,
-      "GET, HEAD, OPTIONS" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT, ngx_http_fluentai_profile,
-      ngx_http_fluentai_profile_update, 0, "GET, HEAD, PUT, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_change_password, 0,
-      "POST, OPTIONS" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, ngx_http_fluentai_health, NULL, 0,
-      "GET, HEAD, OPTIONS" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, ngx_http_fluentai_metrics_send, NULL, 0,
-      "GET, HEAD, OPTIONS" }
-};
 
 
 static ngx_http_fluentai_message_t  ngx_http_fluentai_messages[] = {
@@ -122,7 +100,6 @@ ngx_http_fluentai_ctx(ngx_http_request_t *r)
     cln->handler = ngx_http_fluentai_ctx_cleanup;
     cln->data = ctx;
 
-    ctx->request = r;
     ctx->mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_module);
 
     ngx_http_set_ctx(r, ctx, ngx_http_fluentai_module);
@@ -174,15 +151,13 @@ ngx_int_t
 ngx_http_fluentai_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_http_fluentai_ctx_t       *ctx;
-    ngx_http_fluentai_route_t     *route;
+    ngx_uint_t                     status;
+    const char                    *code;
     ngx_http_fluentai_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
-    route = &ngx_http_fluentai_routes[lcf->endpoint];
 
-    ctx = ngx_http_fluentai_ctx(r);
-    if (ctx == NULL) {
+    if (ngx_http_fluentai_ctx(r) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -192,68 +167,77 @@ ngx_http_fluentai_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_fluentai_cors_preflight(r, route->allow);
+        return ngx_http_fluentai_cors_preflight(r, &lcf->allow);
     }
 
-    if (!(r->method & route->methods)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
+    status = ngx_http_fluentai_refuse(r, lcf, &code);
+
+    if (status == NGX_OK && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_fluentai_body_handler);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             return rc;
         }
-
-        if (ngx_http_fluentai_header(r, "Allow", (u_char *) route->allow,
-                                     ngx_strlen(route->allow))
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_fluentai_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                            "method_not_allowed", NULL);
-    }
-
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->main->count++;
-        route->get(r);
 
         return NGX_DONE;
     }
 
-    if (r->headers_in.content_length_n > NGX_HTTP_FLUENTAI_MAX_BODY) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_fluentai_send_error(r,
-                                         NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "payload_too_large", NULL);
-    }
-
-    if (ngx_http_fluentai_json_type(r) != NGX_OK) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_fluentai_send_error(r,
-                                         NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                         "unsupported_media_type", NULL);
-    }
-
-    rc = ngx_http_read_client_request_body(r,
-                                           ngx_http_fluentai_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
         return rc;
     }
 
+    /* from here on answered by fail() or the endpoint, as after a body */
+
+    r->main->count++;
+
+    if (status == NGX_OK) {
+        lcf->endpoint->get(r);
+        return NGX_DONE;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_fluentai_header(r, "Allow", lcf->allow.data,
+                                    lcf->allow.len)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    ngx_http_fluentai_fail(r, status, code, NULL);
+
     return NGX_DONE;
+}
+
+
+/* NGX_OK, or the status and code to refuse the request with */
+
+static ngx_uint_t
+ngx_http_fluentai_refuse(ngx_http_request_t *r,
+    ngx_http_fluentai_loc_conf_t *lcf, const char **code)
+{
+    if (!(r->method & lcf->endpoint->methods)) {
+        *code = "method_not_allowed";
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_OK;
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_FLUENTAI_MAX_BODY) {
+        *code = "payload_too_large";
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    if (ngx_http_fluentai_json_type(r) != NGX_OK) {
+        *code = "unsupported_media_type";
+        return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -314,18 +298,16 @@ ngx_http_fluentai_body_handler(ngx_http_request_t *r)
     ngx_str_t                      body;
     json_error_t                   err;
     ngx_http_fluentai_ctx_t       *ctx;
-    ngx_http_fluentai_route_t     *route;
     ngx_http_fluentai_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
-    route = &ngx_http_fluentai_routes[lcf->endpoint];
     ctx = ngx_http_fluentai_ctx(r);
 
     rc = ngx_http_fluentai_body_read(r, &body);
 
     if (rc == NGX_DECLINED) {
         ngx_http_fluentai_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                               "payload_too_large");
+                               "payload_too_large", NULL);
         return;
     }
 
@@ -334,8 +316,8 @@ ngx_http_fluentai_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (body.len == 0 && route->body_optional) {
-        route->post(r);
+    if (body.len == 0 && !lcf->endpoint->body_required) {
+        lcf->endpoint->post(r);
         return;
     }
 
@@ -346,11 +328,12 @@ ngx_http_fluentai_body_handler(ngx_http_request_t *r)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "fluentai: request body is not a JSON object");
 
-        ngx_http_fluentai_fail(r, NGX_HTTP_BAD_REQUEST, "invalid_json");
+        ngx_http_fluentai_fail(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                               NULL);
         return;
     }
 
-    route->post(r);
+    lcf->endpoint->post(r);
 }
 
 
@@ -417,28 +400,7 @@ ngx_http_fluentai_body_read(ngx_http_request_t *r, ngx_str_t *out)
 }
 
 
-ngx_int_t
-ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
-    u_char *value, size_t len)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
+static ngx_int_t
 ngx_http_fluentai_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj)
 {
@@ -494,7 +456,7 @@ ngx_http_fluentai_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_fluentai_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, json_t *details)
 {
@@ -599,6 +561,12 @@ ngx_http_fluentai_category(ngx_uint_t status)
 }
 
 
+/*
+ * The one way to answer: finish() a JSON body with its status, or fail()
+ * with the one error shape; details (a 422's array) may be NULL.  Both
+ * take over the JSON they are given and finalize the request.
+ */
+
 void
 ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj)
@@ -607,7 +575,7 @@ ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
 
     if (obj == NULL) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -620,36 +588,24 @@ ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
 
 void
 ngx_http_fluentai_fail(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code)
+    const char *code, json_t *details)
 {
     ngx_http_finalize_request(r,
-                     ngx_http_fluentai_send_error(r, status, code, NULL));
+                    ngx_http_fluentai_send_error(r, status, code, details));
 }
 
 
-void
-ngx_http_fluentai_invalid(ngx_http_request_t *r, json_t *details)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_fluentai_send_error(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
-                                      "validation_failed", details);
-
-    ngx_http_finalize_request(r, rc);
-}
-
-
-/* an empty details array for a validator; NULL: 500 answered */
+/* an empty details array for a validator; NULL: answered with 500 */
 
 json_t *
-ngx_http_fluentai_details(ngx_http_request_t *r)
+ngx_http_fluentai_details_or_fail(ngx_http_request_t *r)
 {
     json_t  *details;
 
     details = json_array();
     if (details == NULL) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
     }
 
     return details;
@@ -697,50 +653,19 @@ ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
 
 
 /*
- * Verifies the bearer access token, fills ctx->claims and the variables.
- * Returns NULL or the error code to answer with.
+ * While the request waits (database queue, query), a client that
+ * closes its connection is noticed, as limit_req and upstream do: nginx
+ * then terminates the request, and its cleanup leaves the pool's queue
+ * at once (ngx_http_fluentai_ctx_cleanup).  A body still being discarded
+ * keeps its own handler, which notices a close by itself.
  */
 
-const char *
-ngx_http_fluentai_bearer(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx)
+void
+ngx_http_fluentai_watch_client(ngx_http_request_t *r)
 {
-    int              rc;
-    size_t           len;
-    const u_char    *token;
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.authorization;
-
-    if (h == NULL) {
-        return "not_authenticated";
+    if (r->read_event_handler == ngx_http_block_reading) {
+        r->read_event_handler = ngx_http_test_reading;
     }
-
-    if (ngx_http_fluentai_bearer_parse(h->value.data, h->value.len,
-                                       &token, &len)
-        != 0)
-    {
-        return "not_authenticated";
-    }
-
-    rc = ngx_http_fluentai_jwt_verify(ctx->mcf->secret.data,
-                                      ctx->mcf->secret.len, token, len,
-                                      (int64_t) ngx_time(),
-                                      NGX_HTTP_FLUENTAI_JWT_LEEWAY,
-                                      &ctx->claims);
-
-    if (rc == NGX_HTTP_FLUENTAI_JWT_INVALID) {
-        return "invalid_token";
-    }
-
-    ctx->has_bearer = 1;
-
-    if (rc == NGX_HTTP_FLUENTAI_JWT_EXPIRED) {
-        return "token_expired";
-    }
-
-    ngx_http_fluentai_set_ids(r, ctx, ctx->claims.sub, ctx->claims.sid);
-
-    return NULL;
 }
 
 

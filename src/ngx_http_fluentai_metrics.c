@@ -145,10 +145,32 @@ static ngx_http_fluentai_counter_t  ngx_http_fluentai_counters[] = {
 };
 
 
+/* the endpoints whose POSTs have outcome counters */
+typedef enum {
+    NGX_HTTP_FLUENTAI_KIND_OTHER = 0,
+    NGX_HTTP_FLUENTAI_KIND_LOGIN,
+    NGX_HTTP_FLUENTAI_KIND_REGISTER,
+    NGX_HTTP_FLUENTAI_KIND_REFRESH,
+    NGX_HTTP_FLUENTAI_KIND_CHANGE_PASSWORD
+} ngx_http_fluentai_metrics_kind_e;
+
+
+static ngx_str_t  ngx_http_fluentai_metrics_kinds[] = {
+    ngx_null_string,
+    ngx_string("login"),
+    ngx_string("register"),
+    ngx_string("refresh"),
+    ngx_string("change_password")
+};
+
+
 static ngx_str_t  ngx_http_fluentai_metrics_var_name =
     ngx_string("fluentai_endpoint");
 
+/* the endpoint table's names and kinds, in its order */
 static ngx_str_t  ngx_http_fluentai_metrics_eps[
+                                        NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS];
+static ngx_uint_t  ngx_http_fluentai_metrics_kind[
                                         NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS];
 
 /* this worker's view: the zone, its slot, its hashing jobs, its timer */
@@ -230,16 +252,26 @@ ngx_http_fluentai_metrics_preconfiguration(ngx_conf_t *cf)
 
 ngx_int_t
 ngx_http_fluentai_metrics_postconfiguration(ngx_conf_t *cf,
-    ngx_conf_enum_t *endpoints)
+    ngx_http_fluentai_endpoint_t *endpoints)
 {
-    ngx_conf_enum_t                *e;
+    ngx_uint_t                      i, k;
     ngx_http_handler_pt            *h;
     ngx_http_core_main_conf_t      *cmcf;
     ngx_http_fluentai_main_conf_t  *mcf;
 
-    for (e = endpoints; e->name.len; e++) {
-        if (e->value < NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS) {
-            ngx_http_fluentai_metrics_eps[e->value] = e->name;
+    for (i = 0;
+         endpoints[i].name.len && i < NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS;
+         i++)
+    {
+        ngx_http_fluentai_metrics_eps[i] = endpoints[i].name;
+        ngx_http_fluentai_metrics_kind[i] = NGX_HTTP_FLUENTAI_KIND_OTHER;
+
+        for (k = 1; k <= NGX_HTTP_FLUENTAI_KIND_CHANGE_PASSWORD; k++) {
+            if (ngx_strcmp(endpoints[i].name.data,
+                           ngx_http_fluentai_metrics_kinds[k].data) == 0)
+            {
+                ngx_http_fluentai_metrics_kind[i] = k;
+            }
         }
     }
 
@@ -477,17 +509,15 @@ ngx_http_fluentai_metrics_mark(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
 
-    if (lcf->endpoint == NGX_HTTP_FLUENTAI_EP_NONE
-        || lcf->endpoint >= NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS)
-    {
+    if (lcf->endpoint == NULL) {
         return NGX_DECLINED;
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_module);
     v = &r->variables[mcf->metrics_var];
 
-    v->data = ngx_http_fluentai_metrics_eps[lcf->endpoint].data;
-    v->len = ngx_http_fluentai_metrics_eps[lcf->endpoint].len;
+    v->data = lcf->endpoint->name.data;
+    v->len = lcf->endpoint->name.len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
@@ -514,7 +544,7 @@ ngx_http_fluentai_metrics_log(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    for (ep = 1; ep < NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS; ep++) {
+    for (ep = 0; ep < NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS; ep++) {
         if (ngx_http_fluentai_metrics_eps[ep].data == v->data) {
             break;
         }
@@ -565,23 +595,23 @@ ngx_http_fluentai_metrics_outcome(ngx_http_request_t *r, ngx_uint_t ep,
 #define ngx_http_fluentai_code_is(s)                                          \
     (code.len == sizeof(s) - 1 && ngx_strncmp(code.data, s, code.len) == 0)
 
-    switch (ep) {
+    switch (ngx_http_fluentai_metrics_kind[ep]) {
 
-    case NGX_HTTP_FLUENTAI_EP_LOGIN:
+    case NGX_HTTP_FLUENTAI_KIND_LOGIN:
         m = ngx_http_fluentai_code_is("invalid_credentials")
             ? NGX_HTTP_FLUENTAI_M_LOGIN_INVALID_CREDENTIALS
             : ngx_http_fluentai_metrics_class(status,
                                           NGX_HTTP_FLUENTAI_M_LOGIN_SUCCESS);
         break;
 
-    case NGX_HTTP_FLUENTAI_EP_REGISTER:
+    case NGX_HTTP_FLUENTAI_KIND_REGISTER:
         m = ngx_http_fluentai_code_is("email_exists")
             ? NGX_HTTP_FLUENTAI_M_REGISTER_EMAIL_EXISTS
             : ngx_http_fluentai_metrics_class(status,
                                         NGX_HTTP_FLUENTAI_M_REGISTER_CREATED);
         break;
 
-    case NGX_HTTP_FLUENTAI_EP_REFRESH:
+    case NGX_HTTP_FLUENTAI_KIND_REFRESH:
         if (ngx_http_fluentai_code_is("refresh_token_reused")) {
             m = NGX_HTTP_FLUENTAI_M_REFRESH_REUSED;
             ngx_http_fluentai_metrics_count(
@@ -598,7 +628,7 @@ ngx_http_fluentai_metrics_outcome(ngx_http_request_t *r, ngx_uint_t ep,
 
         break;
 
-    case NGX_HTTP_FLUENTAI_EP_CHANGE_PASSWORD:
+    case NGX_HTTP_FLUENTAI_KIND_CHANGE_PASSWORD:
         if (status == NGX_HTTP_OK) {
             m = NGX_HTTP_FLUENTAI_M_PASSWORD_CHANGED;
 
@@ -749,7 +779,7 @@ ngx_http_fluentai_metrics_render(u_char *p, u_char *last)
             "endpoints, by endpoint and final status.\n"
             "# TYPE fluentai_http_requests_total counter\n");
 
-    for (i = 1; i < NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS; i++) {
+    for (i = 0; i < NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS; i++) {
         for (j = 0; j <= NGX_HTTP_FLUENTAI_METRICS_OTHER; j++) {
             n = m->requests[i][j];
             if (n == 0) {

@@ -60,7 +60,7 @@ typedef struct ngx_http_fluentai_metrics_shm_s
 ngx_int_t ngx_http_fluentai_metrics_preconfiguration(ngx_conf_t *cf);
 char *ngx_http_fluentai_metrics_zone(ngx_conf_t *cf, ngx_shm_zone_t **zone);
 ngx_int_t ngx_http_fluentai_metrics_postconfiguration(ngx_conf_t *cf,
-    ngx_conf_enum_t *endpoints);
+    ngx_http_fluentai_endpoint_t *endpoints);
 
 /* worker start and exit */
 ngx_int_t ngx_http_fluentai_metrics_init_worker(ngx_cycle_t *cycle,

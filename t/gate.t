@@ -12,7 +12,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT jwt claims);
 use Digest::SHA qw(hmac_sha256);
 use IO::Socket::INET ();
 use JSON::PP ();
@@ -29,36 +29,7 @@ my $TF = Test::Nginx::Util::timeout_factor();
 
 my $JSON = JSON::PP->new->utf8->canonical;
 
-my $key = do {
-    open my $fh, '<', data_dir() . '/jwt.key' or die "jwt.key: $!\n";
-    local $/;
-    my $k = <$fh>;
-    $k =~ s/\n+\z//;
-    $k;
-};
 
-sub jwt {
-    my (%c) = @_;
-    my $hdr = $c{header} // { alg => 'HS256', typ => 'JWT' };
-    my $h = encode_base64url($JSON->encode($hdr));
-    my $p = encode_base64url($JSON->encode({
-        sub => $c{sub}, sid => $c{sid}, type => $c{type} // 'access',
-        iat => $c{iat} // time, exp => $c{exp} // time + 600,
-        jti => 'gate-' . int(rand(1e9)),
-    }));
-    my $sig = $hdr->{alg} eq 'none' ? ''
-            : encode_base64url(hmac_sha256("$h.$p", $c{key} // $key));
-    return "$h.$p.$sig";
-}
-
-sub claims {
-    my ($t) = @_;
-    my (undef, $p) = split /\./, $t // '';
-    $p //= '';
-    $p =~ tr/-_/+\//;
-    $p .= '=' x ((4 - length($p) % 4) % 4);
-    return json_decode(decode_base64($p)) // {};
-}
 
 my $Seq = 0;
 sub tid { sprintf 'g%d-%d', $$, ++$Seq }
@@ -139,6 +110,25 @@ my $config = fluentai_locations() . <<"_EOC_";
     }
 
     location /open/ {
+        proxy_pass http://127.0.0.1:$BACKEND;
+    }
+
+    # "satisfy any": the gate's 401 lets another access module grant
+    location /any-allowed/ {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        fluentai_auth_jwt on;
+        proxy_set_header X-User-Id \$fluentai_user_id;
+        proxy_pass http://127.0.0.1:$BACKEND;
+    }
+
+    location /any-denied/ {
+        satisfy any;
+        deny all;
+        fluentai_auth_jwt on;
+        proxy_set_header X-User-Id \$fluentai_user_id;
+        proxy_set_header X-Session-Id \$fluentai_session_id;
         proxy_pass http://127.0.0.1:$BACKEND;
     }
 _EOC_
@@ -430,6 +420,39 @@ SKIP: {
         is "@st", '401 200',
            'a POST with a body refused by the gate, then the next request '
            . 'on the same connection';
+    };
+
+    subtest 'gate: "satisfy any" with allow/deny' => sub {
+        my $r = call(GET => '/any-allowed/x');
+        is $r->{status}, 200,
+           'no token, but "allow 127.0.0.1" grants under satisfy any'
+            or diag $r->{body};
+        is $r->{body}, "user= sid=\n", '... and the backend got no user id';
+        ok !exists $r->{headers}{'www-authenticate'},
+           '... and no Bearer challenge';
+        push @passed, $r->{id};
+
+        $r = call(GET => '/any-denied/x');
+        is $r->{status}, 401, 'no token and "deny all": 401';
+        is $r->{headers}{'www-authenticate'}, 'Bearer',
+           '... with the Bearer challenge';
+        is vars_of($r->{id})->{err}, 'not_authenticated',
+           '... and $fluentai_error_code set for an error_page';
+        push @rejected, $r->{id};
+
+        $r = call(GET => '/any-denied/x',
+                  headers => { Authorization => 'Bearer x.y.z' });
+        is $r->{status}, 401, 'a bad token and "deny all": 401';
+        is $r->{headers}{'www-authenticate'}, 'Bearer error="invalid_token"',
+           '... invalid_token challenge';
+        push @rejected, $r->{id};
+
+        $r = call(GET => '/any-denied/x',
+                  headers => { Authorization => "Bearer $login{access}" });
+        is $r->{status}, 200, 'a good token grants under satisfy any';
+        is $r->{body}, "user=$login{uid} sid=$login{sid}\n",
+           '... with the verified ids';
+        push @passed, $r->{id};
     };
 
     subtest 'the backend saw exactly the requests that passed' => sub {

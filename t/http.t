@@ -214,6 +214,18 @@ our ($RealUser, $RealSession, $RealEmail);
 }
 our $Real = jwt(sub => $RealUser, sid => $RealSession);
 
+# every block runs the same configuration unless it has its own
+add_block_preprocessor {
+    my $block = shift;
+    my %default = (main_config => $::MainConfig,
+                   http_config => $::HttpConfig,
+                   config      => $::Locations);
+    for my $name (sort keys %default) {
+        next if $block->can($name) && defined $block->$name;
+        $block->set_value($name => $default{$name});
+    }
+};
+
 no_shuffle();
 run_tests();
 
@@ -222,12 +234,6 @@ __DATA__
 
 
 === TEST 1: GET /auth/register: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/register
 --- error_code: 405
@@ -245,12 +251,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 2: PUT /auth/register: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -271,12 +271,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 3: GET /auth/login: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/login
 --- error_code: 405
@@ -294,12 +288,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 4: GET /auth/refresh: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/refresh
 --- error_code: 405
@@ -317,12 +305,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 5: GET /auth/logout: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/logout
 --- error_code: 405
@@ -340,12 +322,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 6: POST /auth/profile: 405 method_not_allowed, Allow: GET, HEAD, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -366,12 +342,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 7: PUT /auth/profile: 405 method_not_allowed, Allow: GET, HEAD, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -392,12 +362,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 8: POST /user/profile: 405 method_not_allowed, Allow: GET, HEAD, PUT, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -418,12 +382,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 9: DELETE /user/profile: 405 method_not_allowed, Allow: GET, HEAD, PUT, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 DELETE /user/profile
 --- error_code: 405
@@ -441,12 +399,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 10: PATCH /user/profile: 405 method_not_allowed, Allow: GET, HEAD, PUT, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -467,12 +419,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 11: GET /user/change-password: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /user/change-password
 --- error_code: 405
@@ -490,12 +436,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 12: POST /health: 405 method_not_allowed, Allow: GET, HEAD, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -516,12 +456,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 13: HEAD /auth/login: 405 with Allow and no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /auth/login
 --- error_code: 405
@@ -537,12 +471,6 @@ Allow: POST, OPTIONS
 
 
 === TEST 14: HEAD /user/change-password: 405 with Allow and no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /user/change-password
 --- error_code: 405
@@ -558,12 +486,6 @@ Allow: POST, OPTIONS
 
 
 === TEST 15: POST /auth/register with Content-Type text/plain: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/plain
 --- request
@@ -582,12 +504,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 16: POST /auth/login with Content-Type application/x-www-form-urlencoded: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/x-www-form-urlencoded
 --- request
@@ -606,12 +522,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 17: POST /auth/refresh with Content-Type text/plain; charset=utf-8: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/plain; charset=utf-8
 --- request
@@ -630,12 +540,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 18: POST /auth/logout with Content-Type multipart/form-data; boundary=xyz: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: multipart/form-data; boundary=xyz
 --- request
@@ -654,12 +558,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 19: POST /user/change-password with Content-Type text/json-ish: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/json-ish
 --- request
@@ -678,12 +576,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 20: PUT /user/profile with Content-Type application/jsonp: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/jsonp
 --- request
@@ -702,12 +594,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 21: POST /auth/register with a body and no Content-Type: 415
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::raw('POST', '/auth/register', '{"name":"Ann","email":"ann@example.com","password":"12345678"}')
 --- error_code: 415
@@ -722,12 +608,6 @@ Cache-Control: no-store
 
 
 === TEST 22: PUT /user/profile with a body and no Content-Type: 415 (before auth)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::raw('PUT', '/user/profile', '{"name":"Ann"}')
 --- error_code: 415
@@ -743,12 +623,6 @@ WWW-Authenticate:
 
 
 === TEST 23: POST /auth/register: application/json; charset=utf-8 is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -766,12 +640,6 @@ Cache-Control: no-store
 
 
 === TEST 24: POST /auth/login: application/json; charset=utf-8 is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -789,12 +657,6 @@ Cache-Control: no-store
 
 
 === TEST 25: POST /auth/refresh: application/json; charset=utf-8 is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -812,12 +674,6 @@ Cache-Control: no-store
 
 
 === TEST 26: POST /auth/logout: application/json; charset=utf-8 is accepted (200)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -835,12 +691,6 @@ Cache-Control: no-store
 
 
 === TEST 27: POST /user/change-password: application/json; charset=utf-8 is accepted (401)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -858,12 +708,6 @@ Cache-Control: no-store
 
 
 === TEST 28: PUT /user/profile: application/json; charset=utf-8 is accepted (401)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -881,12 +725,6 @@ Cache-Control: no-store
 
 
 === TEST 29: POST /auth/login: Content-Type is case-insensitive (Application/JSON)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: Application/JSON
 --- request
@@ -904,12 +742,6 @@ Cache-Control: no-store
 
 
 === TEST 30: POST /auth/register with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -928,12 +760,6 @@ WWW-Authenticate:
 
 
 === TEST 31: POST /auth/register with a JSON string ("x"): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -952,12 +778,6 @@ WWW-Authenticate:
 
 
 === TEST 32: POST /auth/login with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -976,12 +796,6 @@ WWW-Authenticate:
 
 
 === TEST 33: POST /auth/login with broken JSON ({bad): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1000,12 +814,6 @@ WWW-Authenticate:
 
 
 === TEST 34: POST /auth/refresh with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1024,12 +832,6 @@ WWW-Authenticate:
 
 
 === TEST 35: POST /auth/refresh with JSON null (null): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1048,12 +850,6 @@ WWW-Authenticate:
 
 
 === TEST 36: POST /auth/logout with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1072,12 +868,6 @@ WWW-Authenticate:
 
 
 === TEST 37: POST /auth/logout with a JSON number (123): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1096,12 +886,6 @@ WWW-Authenticate:
 
 
 === TEST 38: POST /user/change-password with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1120,12 +904,6 @@ WWW-Authenticate:
 
 
 === TEST 39: POST /user/change-password with an object followed by garbage ({"a":1} x): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1144,12 +922,6 @@ WWW-Authenticate:
 
 
 === TEST 40: PUT /user/profile with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1168,12 +940,6 @@ WWW-Authenticate:
 
 
 === TEST 41: PUT /user/profile with a JSON string ("x"): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1192,12 +958,6 @@ WWW-Authenticate:
 
 
 === TEST 42: POST /auth/register with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1214,12 +974,6 @@ Cache-Control: no-store
 
 
 === TEST 43: POST /auth/login with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1236,12 +990,6 @@ Cache-Control: no-store
 
 
 === TEST 44: POST /user/change-password with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1258,12 +1006,6 @@ Cache-Control: no-store
 
 
 === TEST 45: PUT /user/profile with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1280,12 +1022,6 @@ Cache-Control: no-store
 
 
 === TEST 46: POST /auth/register with Content-Length: 0: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 Content-Length: 0
@@ -1303,12 +1039,6 @@ Cache-Control: no-store
 
 
 === TEST 47: POST /auth/register: a 0xFF byte inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1325,12 +1055,6 @@ Cache-Control: no-store
 
 
 === TEST 48: POST /auth/login: an overlong sequence inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1347,12 +1071,6 @@ Cache-Control: no-store
 
 
 === TEST 49: POST /auth/refresh: a truncated sequence inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1369,12 +1087,6 @@ Cache-Control: no-store
 
 
 === TEST 50: POST /auth/logout: an encoded surrogate inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1391,12 +1103,6 @@ Cache-Control: no-store
 
 
 === TEST 51: POST /user/change-password: a code point over U+10FFFF inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1413,12 +1119,6 @@ Cache-Control: no-store
 
 
 === TEST 52: PUT /user/profile: a lone continuation byte inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1435,12 +1135,6 @@ Cache-Control: no-store
 
 
 === TEST 53: POST /auth/login: an escaped lone surrogate (\ud800) inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1457,12 +1151,6 @@ Cache-Control: no-store
 
 
 === TEST 54: POST /auth/register: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1480,12 +1168,6 @@ WWW-Authenticate:
 
 
 === TEST 55: POST /auth/login: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1503,12 +1185,6 @@ WWW-Authenticate:
 
 
 === TEST 56: POST /auth/refresh: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1526,12 +1202,6 @@ WWW-Authenticate:
 
 
 === TEST 57: POST /auth/logout: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1549,12 +1219,6 @@ WWW-Authenticate:
 
 
 === TEST 58: POST /user/change-password: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1572,12 +1236,6 @@ WWW-Authenticate:
 
 
 === TEST 59: PUT /user/profile: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1595,12 +1253,6 @@ WWW-Authenticate:
 
 
 === TEST 60: POST /auth/register: a 1 MiB body (Content-Length): 413 JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1618,12 +1270,6 @@ Cache-Control: no-store
 
 
 === TEST 61: POST /auth/register: 413 is checked before the Content-Type (text/plain, 20000 bytes)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/plain
 --- request eval
@@ -1640,12 +1286,6 @@ Cache-Control: no-store
 
 
 === TEST 62: POST /auth/login: a body of exactly 16384 bytes is read and parsed (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1662,12 +1302,6 @@ Cache-Control: no-store
 
 
 === TEST 63: POST /auth/register: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/register', ::padded(17000))
 --- error_code: 413
@@ -1684,12 +1318,6 @@ WWW-Authenticate:
 
 
 === TEST 64: POST /auth/login: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/login', ::padded(17000))
 --- error_code: 413
@@ -1706,12 +1334,6 @@ WWW-Authenticate:
 
 
 === TEST 65: POST /auth/refresh: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/refresh', ::padded(17000))
 --- error_code: 413
@@ -1728,12 +1350,6 @@ WWW-Authenticate:
 
 
 === TEST 66: POST /auth/logout: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/logout', ::padded(17000))
 --- error_code: 413
@@ -1750,12 +1366,6 @@ WWW-Authenticate:
 
 
 === TEST 67: POST /user/change-password: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/user/change-password', ::padded(17000))
 --- error_code: 413
@@ -1772,12 +1382,6 @@ WWW-Authenticate:
 
 
 === TEST 68: PUT /user/profile: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('PUT', '/user/profile', ::padded(17000))
 --- error_code: 413
@@ -1794,12 +1398,6 @@ WWW-Authenticate:
 
 
 === TEST 69: POST /auth/login: a chunked body of exactly 16384 bytes is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/login', ::padded(16384))
 --- error_code: 422
@@ -1814,12 +1412,6 @@ Cache-Control: no-store
 
 
 === TEST 70: POST /auth/register: a small chunked body is parsed (422 with details)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/register', '{"name":"A","email":"ann@example.com","password":"12345678"}', 7)
 --- error_code: 422
@@ -1834,12 +1426,6 @@ Cache-Control: no-store
 
 
 === TEST 71: POST /auth/register 422: all fields missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1856,12 +1442,6 @@ Cache-Control: no-store
 
 
 === TEST 72: POST /auth/register 422: all three invalid at once
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1878,12 +1458,6 @@ Cache-Control: no-store
 
 
 === TEST 73: POST /auth/register 422: only name invalid (1 code point)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1900,12 +1474,6 @@ Cache-Control: no-store
 
 
 === TEST 74: POST /auth/register 422: only name missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1922,12 +1490,6 @@ Cache-Control: no-store
 
 
 === TEST 75: POST /auth/register 422: name is not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1944,12 +1506,6 @@ Cache-Control: no-store
 
 
 === TEST 76: POST /auth/register 422: name is null
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1966,12 +1522,6 @@ Cache-Control: no-store
 
 
 === TEST 77: POST /auth/register 422: name of 1 code point after trimming white space
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1988,12 +1538,6 @@ Cache-Control: no-store
 
 
 === TEST 78: POST /auth/register 422: name with a control character
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2010,12 +1554,6 @@ Cache-Control: no-store
 
 
 === TEST 79: POST /auth/register 422: Cyrillic name of 2 code points (4 bytes) is valid: only the short password fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2032,12 +1570,6 @@ Cache-Control: no-store
 
 
 === TEST 80: POST /auth/register 422: name of 100 Cyrillic code points (200 bytes) is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2054,12 +1586,6 @@ Cache-Control: no-store
 
 
 === TEST 81: POST /auth/register 422: name of 101 Cyrillic code points fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2076,12 +1602,6 @@ Cache-Control: no-store
 
 
 === TEST 82: POST /auth/register 422: name of 100 code points padded with spaces is valid (trimmed)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2098,12 +1618,6 @@ Cache-Control: no-store
 
 
 === TEST 83: POST /auth/register 422: only email invalid: no @
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2120,12 +1634,6 @@ Cache-Control: no-store
 
 
 === TEST 84: POST /auth/register 422: email with two @
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2142,12 +1650,6 @@ Cache-Control: no-store
 
 
 === TEST 85: POST /auth/register 422: email with an empty local part
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2164,12 +1666,6 @@ Cache-Control: no-store
 
 
 === TEST 86: POST /auth/register 422: email domain without a dot
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2186,12 +1682,6 @@ Cache-Control: no-store
 
 
 === TEST 87: POST /auth/register 422: email domain label starting with a hyphen
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2208,12 +1698,6 @@ Cache-Control: no-store
 
 
 === TEST 88: POST /auth/register 422: email domain with an empty label
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2230,12 +1714,6 @@ Cache-Control: no-store
 
 
 === TEST 89: POST /auth/register 422: email local part of 65 bytes
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2252,12 +1730,6 @@ Cache-Control: no-store
 
 
 === TEST 90: POST /auth/register 422: email local part of 64 bytes is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2274,12 +1746,6 @@ Cache-Control: no-store
 
 
 === TEST 91: POST /auth/register 422: email of 255 bytes
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2296,12 +1762,6 @@ Cache-Control: no-store
 
 
 === TEST 92: POST /auth/register 422: email of 254 bytes is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2318,12 +1778,6 @@ Cache-Control: no-store
 
 
 === TEST 93: POST /auth/register 422: email with surrounding spaces and capitals is valid (trimmed, lower-cased)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2340,12 +1794,6 @@ Cache-Control: no-store
 
 
 === TEST 94: POST /auth/register 422: email is not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2362,12 +1810,6 @@ Cache-Control: no-store
 
 
 === TEST 95: POST /auth/register 422: password of 7 Cyrillic code points (14 bytes) fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2384,12 +1826,6 @@ Cache-Control: no-store
 
 
 === TEST 96: POST /auth/register 422: password of 8 Cyrillic code points is valid: only the email fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2406,12 +1842,6 @@ Cache-Control: no-store
 
 
 === TEST 97: POST /auth/register 422: password of 8 four-byte code points (emoji) is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2428,12 +1858,6 @@ Cache-Control: no-store
 
 
 === TEST 98: POST /auth/register 422: password of 7 ASCII characters fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2450,12 +1874,6 @@ Cache-Control: no-store
 
 
 === TEST 99: POST /auth/register 422: password of 128 code points is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2472,12 +1890,6 @@ Cache-Control: no-store
 
 
 === TEST 100: POST /auth/register 422: password of 129 code points fails (never truncated)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2494,12 +1906,6 @@ Cache-Control: no-store
 
 
 === TEST 101: POST /auth/register 422: password of 8 spaces is not trimmed: valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2516,12 +1922,6 @@ Cache-Control: no-store
 
 
 === TEST 102: POST /auth/register 422: password is not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2538,12 +1938,6 @@ Cache-Control: no-store
 
 
 === TEST 103: POST /auth/register 422: unknown fields (confirmPassword) are ignored
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2560,12 +1954,6 @@ Cache-Control: no-store
 
 
 === TEST 104: POST /auth/login 422: both fields missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2582,12 +1970,6 @@ Cache-Control: no-store
 
 
 === TEST 105: POST /auth/login 422: password missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2604,12 +1986,6 @@ Cache-Control: no-store
 
 
 === TEST 106: POST /auth/login 422: email missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2626,12 +2002,6 @@ Cache-Control: no-store
 
 
 === TEST 107: POST /auth/login 422: email null, password a number
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2648,12 +2018,6 @@ Cache-Control: no-store
 
 
 === TEST 108: POST /auth/login 422: remember is not a boolean
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2670,12 +2034,6 @@ Cache-Control: no-store
 
 
 === TEST 109: POST /auth/refresh {}: 422, details loc [body, refresh_token]
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2693,12 +2051,6 @@ Cache-Control: no-store
 
 
 === TEST 110: POST /auth/refresh with no body and no query: 422 missing refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 POST /auth/refresh
 --- error_code: 422
@@ -2713,12 +2065,6 @@ Cache-Control: no-store
 
 
 === TEST 111: POST /auth/refresh with a non-string refresh_token: 422 type_error.str
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2736,12 +2082,6 @@ Cache-Control: no-store
 
 
 === TEST 112: POST /auth/refresh with a malformed refresh token: 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2759,12 +2099,6 @@ Cache-Control: no-store
 
 
 === TEST 113: POST /auth/refresh?refresh_token=<malformed> (query, no body): 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 POST /auth/refresh?refresh_token=abc%2Fdef
 --- error_code: 401
@@ -2779,12 +2113,6 @@ Cache-Control: no-store
 
 
 === TEST 114: POST /auth/refresh with an empty refresh_token string: 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2802,12 +2130,6 @@ Cache-Control: no-store
 
 
 === TEST 115: POST /auth/refresh?refresh_token=<malformed> with Content-Type: application/json and no body: 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 Content-Length: 0
@@ -2825,12 +2147,6 @@ Cache-Control: no-store
 
 
 === TEST 116: POST /auth/refresh?refresh_token=<malformed> with an empty form-encoded body (curl -d ''): the query is used, 401 not 415
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/x-www-form-urlencoded
 Content-Length: 0
@@ -2848,12 +2164,6 @@ Cache-Control: no-store
 
 
 === TEST 117: POST /auth/logout with no body and no token: 200
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 POST /auth/logout
 --- error_code: 200
@@ -2868,12 +2178,6 @@ Cache-Control: no-store
 
 
 === TEST 118: POST /auth/logout with a garbage bearer token and a malformed refresh token: still 200
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 Authorization: Bearer garbage.token.here
@@ -2892,12 +2196,6 @@ WWW-Authenticate:
 
 
 === TEST 119: POST /auth/logout with an empty form-encoded body (curl -d ''): 200, not 415
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/x-www-form-urlencoded
 Content-Length: 0
@@ -2914,12 +2212,6 @@ Content-Type: application/json
 
 
 === TEST 120: GET /auth/profile without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/profile
 --- error_code: 401
@@ -2935,12 +2227,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 121: GET /user/profile without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /user/profile
 --- error_code: 401
@@ -2956,12 +2242,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 122: PUT /user/profile without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2980,12 +2260,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 123: POST /user/change-password without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -3004,12 +2278,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 124: GET /auth/profile with Basic credentials: 401 not_authenticated
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l
 --- request
@@ -3027,12 +2295,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 125: GET /user/profile with a garbage token: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer garbage"
 --- request
@@ -3050,12 +2312,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 126: GET /user/profile with a token signed with another key: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::WrongKey"
 --- request
@@ -3073,12 +2329,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 127: GET /user/profile with an alg=none token: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::AlgNone"
 --- request
@@ -3096,12 +2346,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 128: GET /user/profile with a token of type refresh: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::TypeRefresh"
 --- request
@@ -3119,12 +2363,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 129: GET /user/profile with an expired token: 401 token_expired
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Expired"
 --- request
@@ -3142,12 +2380,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 130: GET /auth/profile with a valid token for an unknown session: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Ghost"
 --- request
@@ -3166,12 +2398,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 131: PUT /user/profile 422 (validation before the session lookup): name null
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3188,12 +2414,6 @@ Cache-Control: no-store
 
 
 === TEST 132: PUT /user/profile 422 (validation before the session lookup): name of 1 code point
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3210,12 +2430,6 @@ Cache-Control: no-store
 
 
 === TEST 133: PUT /user/profile 422 (validation before the session lookup): name of 101 code points
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3232,12 +2446,6 @@ Cache-Control: no-store
 
 
 === TEST 134: PUT /user/profile 422 (validation before the session lookup): avatar with an ftp URL
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3254,12 +2462,6 @@ Cache-Control: no-store
 
 
 === TEST 135: PUT /user/profile 422 (validation before the session lookup): avatar of 501 bytes
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3276,12 +2478,6 @@ Cache-Control: no-store
 
 
 === TEST 136: PUT /user/profile 422 (validation before the session lookup): bio of 501 code points
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3298,12 +2494,6 @@ Cache-Control: no-store
 
 
 === TEST 137: PUT /user/profile 422 (validation before the session lookup): bio not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3320,12 +2510,6 @@ Cache-Control: no-store
 
 
 === TEST 138: PUT /user/profile 422 (validation before the session lookup): all three invalid at once
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3342,12 +2526,6 @@ Cache-Control: no-store
 
 
 === TEST 139: PUT /user/profile valid (Cyrillic 2 code points, bio 500, avatar null) with an unknown session: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3366,12 +2544,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 140: POST /user/change-password 422 (before the session lookup): both fields missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3388,12 +2560,6 @@ Cache-Control: no-store
 
 
 === TEST 141: POST /user/change-password 422 (before the session lookup): newPassword of 7 Cyrillic code points
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3410,12 +2576,6 @@ Cache-Control: no-store
 
 
 === TEST 142: POST /user/change-password 422 (before the session lookup): snake_case names, new_password too short (loc names newPassword)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3432,12 +2592,6 @@ Cache-Control: no-store
 
 
 === TEST 143: POST /user/change-password 422 (before the session lookup): currentPassword not a string, newPassword missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3454,12 +2608,6 @@ Cache-Control: no-store
 
 
 === TEST 144: POST /user/change-password valid (8 Cyrillic code points) with an unknown session: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3478,12 +2626,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 145: GET /health: 200 JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /health
 --- error_code: 200
@@ -3499,12 +2641,6 @@ Cache-Control: no-store
 
 
 === TEST 146: HEAD /health: 200, JSON headers, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /health
 --- error_code: 200
@@ -3520,12 +2656,6 @@ Cache-Control: no-store
 
 
 === TEST 147: GET /auth/profile with a valid session: 200, the user object
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Real"
 --- request
@@ -3543,12 +2673,6 @@ Cache-Control: no-store
 
 
 === TEST 148: HEAD /auth/profile with a valid session: 200, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Real"
 --- request
@@ -3566,12 +2690,6 @@ Cache-Control: no-store
 
 
 === TEST 149: HEAD /auth/profile without a token: 401, WWW-Authenticate, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /auth/profile
 --- error_code: 401
@@ -3587,12 +2705,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 150: HEAD /user/profile with a valid session: 200, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Real"
 --- request
@@ -3609,12 +2721,6 @@ Content-Type: application/json
 
 
 === TEST 151: OPTIONS /auth/login preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: POST
@@ -3637,12 +2743,6 @@ Vary: Origin
 
 
 === TEST 152: OPTIONS /auth/profile preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: GET
@@ -3665,12 +2765,6 @@ Vary: Origin
 
 
 === TEST 153: OPTIONS /user/profile preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: PUT
@@ -3693,12 +2787,6 @@ Vary: Origin
 
 
 === TEST 154: OPTIONS /health preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: GET
@@ -3721,12 +2809,6 @@ Vary: Origin
 
 
 === TEST 155: OPTIONS /auth/register preflight from another origin: no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://evil.example.com
 Access-Control-Request-Method: POST
@@ -3747,12 +2829,6 @@ Access-Control-Max-Age:
 
 
 === TEST 156: OPTIONS /auth/login from http://localhost:3000.evil.example.com (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000.evil.example.com
 Access-Control-Request-Method: POST
@@ -3771,12 +2847,6 @@ Access-Control-Max-Age:
 
 
 === TEST 157: OPTIONS /auth/login from http://localhost:30001 (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:30001
 Access-Control-Request-Method: POST
@@ -3795,12 +2865,6 @@ Access-Control-Max-Age:
 
 
 === TEST 158: OPTIONS /auth/login from https://localhost:3000 (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: https://localhost:3000
 Access-Control-Request-Method: POST
@@ -3819,12 +2883,6 @@ Access-Control-Max-Age:
 
 
 === TEST 159: OPTIONS /auth/login from http://localhost:3000/ (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000/
 Access-Control-Request-Method: POST
@@ -3843,12 +2901,6 @@ Access-Control-Max-Age:
 
 
 === TEST 160: OPTIONS /auth/login from null (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: null
 Access-Control-Request-Method: POST
@@ -3867,12 +2919,6 @@ Access-Control-Max-Age:
 
 
 === TEST 161: OPTIONS /auth/login without Origin: no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 OPTIONS /auth/login
 --- error_code: 204
@@ -3886,12 +2932,6 @@ Access-Control-Allow-Methods:
 
 
 === TEST 162: 405 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 --- request
@@ -3912,12 +2952,6 @@ Vary: Origin
 
 
 === TEST 163: 405 to another origin carries no CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://evil.example.com
 --- request
@@ -3937,12 +2971,6 @@ Access-Control-Allow-Credentials:
 
 
 === TEST 164: 401 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 --- request
@@ -3963,12 +2991,6 @@ Vary: Origin
 
 
 === TEST 165: 415 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: text/plain
@@ -3989,12 +3011,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 166: 413 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: application/json
@@ -4014,12 +3030,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 167: 400 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: application/json
@@ -4040,12 +3050,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 168: 422 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: application/json
@@ -4066,12 +3070,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 169: 200 (logout) to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 --- request
@@ -4089,12 +3087,6 @@ Vary: Origin
 
 
 === TEST 170: 200 (health) to another origin carries no CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:5173
 --- request

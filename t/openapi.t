@@ -1,12 +1,12 @@
 # docs/openapi.json against reality.
 #
 # 1. The document against the sources: every endpoint name of the module's
-#    enum table (ngx_http_fluentai_module.c) is an operation, at the path
-#    nginx.conf.example mounts it and with the methods the module serves
-#    (src/ngx_http_fluentai_http.c's route table); every error code the
+#    endpoint table (ngx_http_fluentai_module.c) is an operation, at the
+#    path nginx.conf.example mounts it and with the methods the table
+#    gives it (its Allow header); every error code the
 #    module can emit (the code table in src/ngx_http_fluentai_http.c and
-#    every literal passed to ngx_http_fluentai_fail/send_error, or to the
-#    pool's 503 path, in src/*.c) is in the document with the module's
+#    every literal passed to ngx_http_fluentai_fail in src/*.c) is in
+#    the document with the module's
 #    status and message; every 422 detail type is in its enum; every JSON
 #    body of nginx.conf.example's error_page mappings is a valid Error.
 # 2. Live responses: a real flow through every endpoint (success and
@@ -25,7 +25,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer jwt);
 use B ();
 use Cwd ();
 use Digest::SHA qw(hmac_sha256);
@@ -347,13 +347,17 @@ my $MOD_C  = slurp("$TOP/ngx_http_fluentai_module.c");
 my $HTTP_C = slurp("$TOP/src/ngx_http_fluentai_http.c");
 my $EXAMPLE = slurp("$TOP/nginx.conf.example");
 
-# endpoint names, in enum order
-my ($enum_tbl) = $MOD_C =~ /ngx_http_fluentai_endpoints\[\]\s*=\s*\{(.*?)\n\};/s;
-my @ENDPOINTS = $enum_tbl =~ /ngx_string\("(\w+)"\)\s*,\s*NGX_HTTP_FLUENTAI_EP_/g;
-
-# route table: index 0 is "none", then one row per endpoint
-my ($route_tbl) = $HTTP_C =~ /ngx_http_fluentai_routes\[\]\s*=\s*\{(.*?)\n\};/s;
-my @ALLOW = $route_tbl =~ /"([A-Z, ]+)"\s*\}/g;
+# the endpoint table: names in order, and the Allow header each gets (the
+# module makes it from the methods: GET, HEAD, POST, PUT, then OPTIONS)
+my ($ep_tbl) = $MOD_C =~ /ngx_http_fluentai_endpoints\[\]\s*=\s*\{(.*?)\n\};/s;
+my (@ENDPOINTS, @ALLOW);
+while (($ep_tbl // '') =~ /\{\s*ngx_string\("(\w+)"\)\s*,\s*([A-Z_|]+)\s*,/g) {
+    my ($name, $m) = ($1, $2);
+    my %has = map { s/^NGX_HTTP_//r => 1 } split /\|/, $m;
+    push @ENDPOINTS, $name;
+    push @ALLOW, join ', ', (grep { $has{$_} } qw(GET HEAD POST PUT)),
+                            'OPTIONS';
+}
 
 # code -> message
 my ($msg_tbl) = $HTTP_C =~ /ngx_http_fluentai_messages\[\]\s*=\s*\{(.*?)\n\};/s;
@@ -380,21 +384,20 @@ my %EMITTED;     # code -> { status => 1 }
 my @DETAIL_TYPES;
 for my $f (glob("$TOP/src/*.c")) {
     my $src = slurp($f);
-    while ($src =~ /ngx_http_fluentai_(?:fail|send_error)\(\s*r\s*,\s*(\w+)\s*,\s*"([a-z_]+)"/g) {
+    while ($src =~ /ngx_http_fluentai_fail\(\s*r\s*,\s*(\w+)\s*,\s*"([a-z_]+)"/g) {
         my ($st, $code) = ($1, $2);
         $st = $STATUS_OF{$st} // $st;
         $EMITTED{$code}{$st} = 1;
     }
-    while ($src =~ /ngx_http_fluentai_pg_unavailable\(\s*\w+\s*,\s*"([a-z_]+)"/g) {
-        $EMITTED{$1}{503} = 1;
-    }
-    while ($src =~ /pr->code\s*=\s*"([a-z_]+)"/g) {
-        $EMITTED{$1}{500} = 1;      # the only such assignment: a failed query
+    # the content handler's refusals: *code = "..."; return STATUS;
+    while ($src =~ /\*code\s*=\s*"([a-z_]+)";\s*return\s+(\w+);/g) {
+        $EMITTED{$1}{ $STATUS_OF{$2} // $2 } = 1;
     }
     push @DETAIL_TYPES, $src =~ /"((?:value|type)_error\.[a-z_.]+)"/g;
 }
 # the bearer check's codes reach fail() through a variable
-my ($BEARER_C) = $HTTP_C =~ /^(ngx_http_fluentai_bearer\(.*?^\})/ms;
+my ($BEARER_C) = slurp("$TOP/src/ngx_http_fluentai_session.c")
+    =~ /^(ngx_http_fluentai_bearer\(.*?^\})/ms;
 $EMITTED{$_}{401} = 1 for ($BEARER_C // '') =~ /return\s+"([a-z_]+)"/g;
 
 my %ops;         # endpoint name -> [ [path, method, op], ... ]
@@ -446,7 +449,7 @@ subtest 'document: every endpoint, at its path, with its methods' => sub {
     ok @ENDPOINTS >= 8, 'module endpoint table parsed: @ENDPOINTS'
         or return;
     is scalar(@ALLOW), scalar(@ENDPOINTS),
-       'route table parsed: one Allow string per endpoint';
+       'endpoint table parsed: one Allow string per endpoint';
     for my $i (0 .. $#ENDPOINTS) {
         my $name = $ENDPOINTS[$i];
         my $list = $ops{$name};
@@ -650,23 +653,6 @@ sub R {
     return $r;
 }
 
-my $key = do {
-    my $k = slurp(data_dir() . '/jwt.key');
-    $k =~ s/\n+\z//;
-    $k;
-};
-
-sub jwt {
-    my (%c) = @_;
-    my $h = encode_base64url($JSON->encode({ alg => 'HS256', typ => 'JWT' }));
-    my $p = encode_base64url($JSON->encode({
-        sub => $c{sub}, sid => $c{sid}, type => $c{type} // 'access',
-        iat => $c{iat} // time, exp => $c{exp} // time + 600,
-        jti => $c{jti} // 'openapi-' . int(rand(1e9)),
-    }));
-    my $sig = encode_base64url(hmac_sha256("$h.$p", $key));
-    return "$h.$p.$sig";
-}
 
 sub uuid4 {
     my @b = map { int rand 256 } 1 .. 16;
@@ -677,7 +663,6 @@ sub uuid4 {
                      substr($h, 16, 4), substr($h, 20);
 }
 
-sub bearer { +{ Authorization => "Bearer $_[0]" } }
 
 my $ok = start_nginx(
     main_config => fluentai_main_config(),
