@@ -85,5 +85,16 @@ run: deps
 clean:
 	rm -rf $(BUILD) t/servroot*
 
+# Debian package (debian/, dh_nginx): `make deb` builds
+# build/deb/libnginx-mod-http-fluentai_*.deb out of tree (scripts/deb.sh);
+# `make test-package` installs it on this machine, serves a request through
+# the system nginx binary and purges it again (t/package.sh; root).
+.PHONY: deb test-package
+deb: deps
+	@scripts/deb.sh
+
+test-package: deps
+	t/package.sh "$$(scripts/deb.sh)"
+
 # Targets that live with their own files.
 include $(wildcard bench/bench.mk fuzz/fuzz.mk docs/docs.mk t/browser/browser.mk)

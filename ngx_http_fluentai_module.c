@@ -73,6 +73,9 @@ static ngx_http_fluentai_endpoint_t  ngx_http_fluentai_endpoints[] = {
     { ngx_string("health"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_fluentai_health, NULL, 0 },
 
+    { ngx_string("metrics"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_fluentai_metrics_send, NULL, 0 },
+
     { ngx_null_string, 0, NULL, NULL, 0 }
 };
 
@@ -156,6 +159,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fluentai_metrics"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, metrics),
+      NULL },
+
     { ngx_string("fluentai_endpoint"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fluentai_endpoint,
@@ -236,6 +246,7 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->db.queue = NGX_CONF_UNSET_UINT;
     mcf->db.timeout = NGX_CONF_UNSET_MSEC;
     mcf->db.prepare = NGX_CONF_UNSET;
+    mcf->metrics = NGX_CONF_UNSET;
     mcf->access_ttl = NGX_CONF_UNSET;
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
@@ -253,6 +264,7 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->db.queue, 1024);
     ngx_conf_init_msec_value(mcf->db.timeout, 5000);
     ngx_conf_init_value(mcf->db.prepare, 1);
+    ngx_conf_init_value(mcf->metrics, 1);
     ngx_conf_init_value(mcf->access_ttl, 1800);
     ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
     ngx_conf_init_value(mcf->short_ttl, 86400);
@@ -297,6 +309,10 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (mcf->metrics) {
+        return ngx_http_fluentai_metrics_zone(cf, &mcf->metrics_zone);
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -332,6 +348,10 @@ ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_fluentai_preconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_fluentai_metrics_preconfiguration(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_fluentai_add_variables(cf);
 }
 
@@ -351,7 +371,8 @@ ngx_http_fluentai_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_fluentai_access_handler;
 
-    return NGX_OK;
+    return ngx_http_fluentai_metrics_postconfiguration(cf,
+                                                ngx_http_fluentai_endpoints);
 }
 
 
@@ -655,6 +676,13 @@ ngx_http_fluentai_init_process(ngx_cycle_t *cycle)
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_fluentai_module);
 
+    if (mcf && ngx_http_fluentai_metrics_init_worker(cycle,
+                                                     mcf->metrics_zone)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_fluentai_pg_init_worker(cycle, mcf ? &mcf->db : NULL);
 }
 
@@ -663,4 +691,5 @@ static void
 ngx_http_fluentai_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_fluentai_pg_exit_worker(cycle);
+    ngx_http_fluentai_metrics_exit_worker(cycle);
 }

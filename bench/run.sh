@@ -37,9 +37,10 @@ BUDGET=${BENCH_BUDGET:-290}
 FSYNC=${BENCH_FSYNC:-off}
 PACE=${BENCH_PACE:-50}                     # paced load, % of saturation
 PERF=${BENCH_PERF:-0}                      # 1: perf record the workers
-PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 7} "     # a subset, for development
+PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 7 8} "     # a subset, for development
 PORT_BASE=${BENCH_PORT_BASE:-}             # nginx, PostgreSQL, PgBouncer
                                            # on BASE, +1, +2 (else free)
+METRICS=on                                 # fluentai_metrics (phase 8)
 ARGON2_M=19456 ARGON2_T=2 ARGON2_P=1       # production parameters
 PASSWORD=bench-password-1
 ACCESS_TTL=3600
@@ -272,7 +273,8 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
     echo '\set n :k + 1'
     printf '%s;\n' "$(printf '%s' "$REFRESH_SQL" \
                       | sed -e "s/\\\$1/$OLD/" -e "s/\\\$2/$NEW/" \
-                            -e 's/\$3/:ttl/' -e 's/\$4/:short/')"
+                            -e 's/\$3/:ttl/' -e 's/\$4/:short/' \
+                            -e "s/\\\$5/'127.0.0.1'/" -e "s/\\\$6/'pgbench'/")"
     echo '\set k :n'
 } > "$D/out/refresh.pgbench"
 
@@ -316,6 +318,7 @@ http {
     fluentai_access_token_ttl 30m;
     fluentai_refresh_token_ttl $REFRESH_TTL;
     fluentai_refresh_token_short_ttl $SHORT_TTL;
+    fluentai_metrics $METRICS;
 
     server {
         listen 127.0.0.1:$PORT reuseport backlog=4096;
@@ -326,6 +329,7 @@ http {
         location = /auth/logout   { fluentai_endpoint logout; }
         location = /auth/profile  { fluentai_endpoint profile; }
         location = /health        { fluentai_endpoint health; }
+        location = /metrics       { fluentai_endpoint metrics; }
 
         # baseline (a): a body of the profile's size, the same headers
         location = /bench/static {
@@ -776,6 +780,48 @@ reconf "$CONNINFO"
 fi
 
 # ---------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
+# 8. the metrics' cost on the profile path: profile loads with
+# fluentai_metrics off and on, alternating (off, on, off, on) so that a
+# machine whose load drifts affects both alike; the baseline is "off"
+
+# reload with METRICS; wait until /metrics answers accordingly
+reload_metrics() {
+    local want=404 i
+    [ "$METRICS" = on ] && want=200
+    write_conf "$BODY"
+    "$NGINX" -p "$D/nginx/" -c "$D/nginx/nginx.conf" \
+        -e "$D/nginx/logs/error.log" -t -q || die "nginx -t failed"
+    kill -HUP "$(master_pid)"
+    for i in $(seq 1 100); do
+        sleep 0.1
+        [ "$(http_code "$URL/metrics")" = "$want" ] \
+            && [ "$(worker_pids | wc -l)" = "$WORKERS" ] && return 0
+    done
+    die "nginx reload: /metrics does not answer $want (metrics $METRICS)"
+}
+
+if phase 8; then
+record "# 8. profile with fluentai_metrics off / on, alternating"
+MDUR=$(( DURATION < 5 ? DURATION : 5 ))
+for round in 1 2; do
+    for METRICS in off on; do
+        reload_metrics
+        log "8. profile, metrics $METRICS (round $round), ${MDUR}s"
+        run_wrk "metrics_${METRICS}_$round" profile.lua "$CONNS" "$MDUR"
+    done
+done
+METRICS=on
+for m in off on; do
+    R[metrics_$m.rps]=$(awk -v a="${R[metrics_${m}_1.rps]:-0}" \
+                            -v b="${R[metrics_${m}_2.rps]:-0}" \
+                            'BEGIN { printf "%.0f", (a + b) / 2 }')
+    R[metrics_$m.cpu]=$(( ( ${R[metrics_${m}_1.cpu_nginx]:-0}
+                           + ${R[metrics_${m}_2.cpu_nginx]:-0} ) / 2 ))
+done
+fi
+
+# ---------------------------------------------------------------------------
 # 5. memory: worker RSS before and after MEM_REQUESTS profile requests, in
 # loads of at most 15 s, as many as the budget leaves
 
@@ -900,6 +946,7 @@ echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest 
 echo "| 7 | GET /auth/profile through PgBouncer (transaction mode, \`fluentai_database_prepare off\`), $CONNS connections: req/s | $(num "${R[bouncer_profile.rps]:-}") | direct (1): $(num "${R[profile.rps]:-}") req/s | $(ratio "${R[bouncer_profile.rps]:-}" "${R[profile.rps]:-}") | $(ratio "$(cpu_all profile)" "$(cpu_all bouncer_profile)") | - | info |"
 echo "| 7 | POST /auth/refresh through PgBouncer, $CONNS connections, own chains: rotations/s | $(num "$BOUNCER_REFRESH_RATE") | direct (4): $(num "$REFRESH_RATE")/s | $(ratio "$BOUNCER_REFRESH_RATE" "$REFRESH_RATE") | $(ratio "$(cpu_all refresh)" "$(cpu_all bouncer_refresh)") | - | info |"
 echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $POOL_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
+echo "| 8 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
 echo
 echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES. Through PgBouncer: profile $(errs bouncer_profile), refresh $(errs bouncer_refresh) (broken chains ${R[bouncer_refresh.failures]:-n/a}, sessions revoked ${R[bouncer_refresh.revoked]:-n/a})."
 echo

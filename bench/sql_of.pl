@@ -5,7 +5,7 @@
 #
 #   bench/sql_of.pl src/ngx_http_fluentai_sql.c fluentai_profile
 #
-# It reads the table entry { "name", "..." "..." MACRO "...", nparams, ro },
+# It reads the table entry (designated initialisers: .name, .text),
 # expands the #define'd string macros of the file and joins the literals.
 use strict;
 use warnings;
@@ -25,9 +25,16 @@ while ($src =~ /^#define\s+(\w+)[ \t]*(?:\\\n)?\s*((?:"(?:[^"\\]|\\.)*"\s*(?:\\\
     $macro{$m} = join '', $body =~ /"((?:[^"\\]|\\.)*)"/g;
 }
 
-$src =~ /\{\s*"\Q$name\E"\s*,(.*?),\s*\d+\s*,\s*\d+\s*\}/s
-    or die "$0: statement $name not found in $file\n";
-my $body = $1;
+# { .name = "name", .text = "..." MACRO "...", .nparams = N, ... }, or the
+# older { "name", "...", nparams, ro }
+my $body;
+if ($src =~ /\.name\s*=\s*"\Q$name\E"\s*,\s*\.text\s*=(.*?),\s*\.nparams\b/s) {
+    $body = $1;
+} elsif ($src =~ /\{\s*"\Q$name\E"\s*,(.*?),\s*\d+\s*,\s*\d+\s*\}/s) {
+    $body = $1;
+} else {
+    die "$0: statement $name not found in $file\n";
+}
 
 my $sql = '';
 while ($body =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+))/gc) {

@@ -16,6 +16,7 @@ PKGS=(
     libtest-base-perl libtext-diff-perl libipc-run-perl
     liblist-moreutils-perl libwww-perl liburi-perl
     valgrind wrk clang libclang-rt-dev
+    curl debhelper dpkg-dev lintian prometheus
 )
 
 # beyond one machine: the failover suite's cluster, the pooler

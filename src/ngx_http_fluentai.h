@@ -66,6 +66,10 @@ typedef struct {
 
     ngx_array_t                    *cors_origins;    /* of ngx_str_t */
 
+    ngx_flag_t                      metrics;
+    ngx_shm_zone_t                 *metrics_zone;
+    ngx_int_t                       metrics_var;     /* $fluentai_endpoint */
+
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;
     ngx_str_t                      *conf_file;
@@ -146,6 +150,9 @@ ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
 }
 
 
+#include "ngx_http_fluentai_metrics.h"
+
+
 /* http.c: the content handler, the one way to answer, variables */
 ngx_int_t ngx_http_fluentai_handler(ngx_http_request_t *r);
 ngx_http_fluentai_ctx_t *ngx_http_fluentai_ctx(ngx_http_request_t *r);
@@ -182,6 +189,12 @@ ngx_int_t ngx_http_fluentai_rows_or_fail(ngx_http_request_t *r,
 ngx_int_t ngx_http_fluentai_sqlstate(PGresult *res, const char *state);
 void ngx_http_fluentai_param_session(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
+
+/* audit.c: the trail's client address and user agent, failed logins */
+void ngx_http_fluentai_audit_params(ngx_http_request_t *r,
+    ngx_http_fluentai_query_t *q, ngx_uint_t i);
+void ngx_http_fluentai_audit_login_failed(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, const char *reason);
 
 /* task.c: password work on the thread pool */
 void ngx_http_fluentai_task(ngx_http_request_t *r,

@@ -98,6 +98,7 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
     ngx_http_fluentai_param_bin(q, 3, ctx->refresh_hash,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r->pool, q, 4, ctx->mcf->refresh_ttl);
+    ngx_http_fluentai_audit_params(r, q, 5);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_register_done);
 }
@@ -239,8 +240,10 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     job = ctx->job;
 
     if (ctx->user == NULL || job->verified != 1 || !ctx->active) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "invalid_credentials", NULL);
+        ngx_http_fluentai_audit_login_failed(r, ctx,
+                                      ctx->user == NULL ? "unknown_email"
+                                      : job->verified != 1
+                                        ? "invalid_password" : "inactive");
         return;
     }
 
@@ -272,6 +275,7 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     ngx_http_fluentai_param(r->pool, q, 4, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
     ngx_http_fluentai_param(r->pool, q, 5, ctx->cred.remember ? "t" : "f", 1);
+    ngx_http_fluentai_audit_params(r, q, 6);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_login_done);
 }
@@ -293,8 +297,7 @@ ngx_http_fluentai_login_done(ngx_http_request_t *r, PGresult *res)
 
     if (n == 0) {
         /* deactivated meanwhile */
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "invalid_credentials", NULL);
+        ngx_http_fluentai_audit_login_failed(r, ctx, "inactive");
         return;
     }
 
@@ -360,6 +363,7 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r->pool, q, 2, ctx->mcf->refresh_ttl);
     ngx_http_fluentai_param_int(r->pool, q, 3, ctx->mcf->short_ttl);
+    ngx_http_fluentai_audit_params(r, q, 4);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_refresh_done);
 }
@@ -488,6 +492,7 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
     ngx_http_fluentai_param_bin(q, 2, ctx->has_refresh ? ctx->presented : NULL,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param(r->pool, q, 3, ctx->logout_all ? "t" : "f", 1);
+    ngx_http_fluentai_audit_params(r, q, 4);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_logout_done);
 }
@@ -496,8 +501,18 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
 static void
 ngx_http_fluentai_logout_done(ngx_http_request_t *r, PGresult *res)
 {
+    char       *tuples;
+    ngx_int_t   n;
+
     if (ngx_http_fluentai_rows_or_fail(r, res, 0) < 0) {
         return;
+    }
+
+    tuples = PQcmdTuples(res);
+    n = ngx_atoi((u_char *) tuples, ngx_strlen(tuples));
+
+    if (n > 0) {
+        ngx_http_fluentai_metrics_count(NGX_HTTP_FLUENTAI_M_REVOKED_LOGOUT, n);
     }
 
     ngx_http_fluentai_logged_out(r);

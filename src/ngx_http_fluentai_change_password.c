@@ -132,6 +132,7 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
     ngx_http_fluentai_param(r->pool, q, 2, job->out, ngx_strlen(job->out));
     ngx_http_fluentai_param(r->pool, q, 3, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
+    ngx_http_fluentai_audit_params(r, q, 4);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_password_stored);
 }

@@ -65,6 +65,8 @@ struct ngx_http_fluentai_pg_req_s {
     void                           *data;
     ngx_log_t                      *log;
     ngx_http_fluentai_pg_conn_t    *conn;
+    uint64_t                        sent;       /* usec, monotonic */
+    uint64_t                        usec;       /* send to result */
     unsigned                        waiting:1;
     unsigned                        retried:1;
 };
@@ -77,6 +79,9 @@ void ngx_http_fluentai_pg_query(ngx_http_fluentai_pg_req_t *pr,
     ngx_http_fluentai_query_t *q, ngx_log_t *log,
     ngx_http_fluentai_pg_done_pt done, void *data);
 void ngx_http_fluentai_pg_cancel(ngx_http_fluentai_pg_req_t *pr);
+void ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
+    ngx_uint_t *waiting);
+uint64_t ngx_http_fluentai_pg_usec(void);
 char *ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *conninfo);
 

@@ -295,3 +295,54 @@ ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
         ngx_del_timer(&pr->timer);
     }
 }
+
+
+/* for the metrics: this worker's connections and waiting callers */
+
+void
+ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
+    ngx_uint_t *waiting)
+{
+    ngx_queue_t                  *q;
+    ngx_http_fluentai_pg_conn_t  *conn;
+    ngx_http_fluentai_pg_pool_t  *pool;
+
+    *busy = 0;
+    *idle = 0;
+    *waiting = 0;
+
+    pool = ngx_http_fluentai_pg_pool;
+
+    if (pool == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&pool->all);
+         q != ngx_queue_sentinel(&pool->all);
+         q = ngx_queue_next(q))
+    {
+        conn = ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, all);
+
+        if (conn->state == NGX_HTTP_FLUENTAI_PG_BUSY) {
+            (*busy)++;
+
+        } else if (conn->state == NGX_HTTP_FLUENTAI_PG_IDLE) {
+            (*idle)++;
+        }
+    }
+
+    *waiting = pool->nwaiting;
+}
+
+
+/* a monotonic clock in microseconds (statement times) */
+
+uint64_t
+ngx_http_fluentai_pg_usec(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -36,6 +36,7 @@ ngx_http_fluentai_pg_run(ngx_http_fluentai_pg_conn_t *conn,
 
     q = pr->query;
     sql = &ngx_http_fluentai_sql[q->sql];
+    pr->sent = ngx_http_fluentai_pg_usec();
 
     if (conn->pool->conf->prepare) {
         ok = PQsendQueryPrepared(conn->pg, sql->name, q->nparams,
@@ -131,6 +132,7 @@ ngx_http_fluentai_pg_complete(ngx_http_fluentai_pg_conn_t *conn)
 
     if (pr) {
         pr->conn = NULL;
+        pr->usec = ngx_http_fluentai_pg_usec() - pr->sent;
     }
 
     /* back to the pool first: the request may run its next query on it */

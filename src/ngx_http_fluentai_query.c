@@ -61,6 +61,8 @@ ngx_http_fluentai_query_done(void *data, ngx_int_t rc, PGresult *res)
     switch (rc) {
 
     case NGX_HTTP_FLUENTAI_PG_OK:
+        ngx_http_fluentai_metrics_statement_time(ctx->query.sql,
+                                                 ctx->pg.usec);
         ctx->done(r, res);
         break;
 

@@ -14,6 +14,19 @@
     "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"
 
 
+/*
+ * The audit trail (sql/migrations/030): a data-modifying CTE that writes
+ * the event in the statement that does the work, from a row "e" of
+ * (ip, ua, event, user_id, session_id, detail); ip and ua are the
+ * statement's last two parameters (ngx_http_fluentai_audit_params()).
+ */
+
+#define NGX_HTTP_FLUENTAI_AUDIT                                               \
+    " INSERT INTO audit_log (event, user_id, session_id, ip, user_agent,"     \
+    " detail) SELECT e.event, e.user_id, e.session_id, e.ip, e.ua, e.detail"  \
+    " FROM"
+
+
 ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
     [NGX_HTTP_FLUENTAI_SQL_HEALTH] = {
@@ -22,7 +35,7 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "SELECT 1",
       .nparams = 0, .ncolumns = 1, .readonly = 1 },
 
-    /* $1 email, $2 name, $3 hash, $4 refresh hash, $5 ttl */
+    /* $1 email, $2 name, $3 hash, $4 refresh hash, $5 ttl, $6 ip, $7 ua */
 
     [NGX_HTTP_FLUENTAI_SQL_REGISTER] = {
       .name = "fluentai_register",
@@ -37,9 +50,13 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
-        " SELECT $4::bytea, id FROM s)"
+        " SELECT $4::bytea, id FROM s),"
+        " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $6::inet AS ip, $7::text AS ua,"
+        " 'signup' AS event, u.id AS user_id, s.id AS session_id,"
+        " '{}'::jsonb AS detail FROM u, s) e)"
         " SELECT u.id, u.email, u.name, u.avatar, u.bio, s.id FROM u, s",
-      .nparams = 5, .ncolumns = 6, .readonly = 0 },
+      .nparams = 7, .ncolumns = 6, .readonly = 0 },
 
     /* $1 email (lower case) */
 
@@ -52,7 +69,7 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
-     * $5 the hash that was verified, $6 remember
+     * $5 the hash that was verified, $6 remember, $7 ip, $8 ua
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION] = {
@@ -69,20 +86,53 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
-        " SELECT $2::bytea, id FROM s)"
+        " SELECT $2::bytea, id FROM s),"
+        " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $7::inet AS ip, $8::text AS ua,"
+        " 'login' AS event, $1::uuid AS user_id, id AS session_id,"
+        " jsonb_build_object('remember', $6::bool) AS detail FROM s) e)"
         " SELECT id FROM s",
-      .nparams = 6, .ncolumns = 1, .readonly = 0 },
+      .nparams = 8, .ncolumns = 1, .readonly = 0 },
 
-    /* $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl */
+    /*
+     * $1 user id or NULL, $2 email, $3 reason, $4 ip, $5 ua: a login that
+     * failed, the one statement of that path after the lookup
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_LOGIN_FAILED] = {
+      .name = "fluentai_login_failed",
+      .text =
+        "WITH a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $4::inet AS ip, $5::text AS ua,"
+        " 'login_failed' AS event, $1::uuid AS user_id,"
+        " NULL::uuid AS session_id, jsonb_build_object('reason', $3::text,"
+        " 'email', $2::text) AS detail) e)"
+        " SELECT 1",
+      .nparams = 5, .ncolumns = 1, .readonly = 0 },
+
+    /*
+     * $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl,
+     * $5 ip, $6 ua
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_REFRESH] = {
       .name = "fluentai_refresh",
       .text =
-        "SELECT status, session_id, user_id FROM fluentai_refresh("
-        "$1::bytea, $2::bytea, $3::int, $4::int)",
-      .nparams = 4, .ncolumns = 3, .readonly = 0 },
+        "WITH r AS MATERIALIZED ("
+        " SELECT status, session_id, user_id FROM fluentai_refresh("
+        "$1::bytea, $2::bytea, $3::int, $4::int)),"
+        " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " 'refresh_token_reused' AS event, user_id, session_id,"
+        " '{}'::jsonb AS detail FROM r WHERE status = 'reused') e)"
+        " SELECT status, session_id, user_id FROM r",
+      .nparams = 6, .ncolumns = 3, .readonly = 0 },
 
-    /* $1 session id, $2 user id, $3 refresh hash, $4 all sessions */
+    /*
+     * $1 session id, $2 user id, $3 refresh hash, $4 all sessions, $5 ip,
+     * $6 ua.  The result is the UPDATE's: its row count is the number of
+     * sessions revoked.
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGOUT] = {
       .name = "fluentai_logout",
@@ -92,12 +142,16 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " WHERE id = $1::uuid AND user_id = $2::uuid"
         " UNION"
         " SELECT s.id, s.user_id FROM refresh_tokens t"
-        " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea)"
+        " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea),"
+        " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " 'logout' AS event, user_id, id AS session_id,"
+        " jsonb_build_object('all', $4::bool) AS detail FROM target) e)"
         " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
         " WHERE s.revoked_at IS NULL"
         " AND (s.id IN (SELECT id FROM target)"
         " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
-      .nparams = 4, .ncolumns = 0, .readonly = 0 },
+      .nparams = 6, .ncolumns = 0, .readonly = 0 },
 
     /* $1 session id, $2 user id */
 
@@ -140,7 +194,10 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         NGX_HTTP_FLUENTAI_SESSION_OK,
       .nparams = 2, .ncolumns = 1, .readonly = 1 },
 
-    /* $1 session id, $2 user id, $3 new hash, $4 the verified hash */
+    /*
+     * $1 session id, $2 user id, $3 new hash, $4 the verified hash, $5 ip,
+     * $6 ua
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_PASSWORD_SET] = {
       .name = "fluentai_password_set",
@@ -158,9 +215,13 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " UPDATE sessions SET revoked_at = now(),"
         " revoke_reason = 'password_changed'"
         " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
-        " AND revoked_at IS NULL)"
+        " AND revoked_at IS NULL),"
+        " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " 'password_changed' AS event, id AS user_id,"
+        " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd) e)"
         " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
-      .nparams = 4, .ncolumns = 2, .readonly = 0 }
+      .nparams = 6, .ncolumns = 2, .readonly = 0 }
 };
 
 

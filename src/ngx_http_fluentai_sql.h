@@ -12,7 +12,7 @@
 #include <ngx_core.h>
 
 
-#define NGX_HTTP_FLUENTAI_MAX_PARAMS       8
+#define NGX_HTTP_FLUENTAI_MAX_PARAMS       12
 
 
 /* the statements, by name; sql.c keys its table by these */
@@ -21,6 +21,7 @@ typedef enum {
     NGX_HTTP_FLUENTAI_SQL_REGISTER,
     NGX_HTTP_FLUENTAI_SQL_LOGIN_USER,
     NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION,
+    NGX_HTTP_FLUENTAI_SQL_LOGIN_FAILED,
     NGX_HTTP_FLUENTAI_SQL_REFRESH,
     NGX_HTTP_FLUENTAI_SQL_LOGOUT,
     NGX_HTTP_FLUENTAI_SQL_PROFILE,

@@ -18,6 +18,7 @@
 
 
 static void ngx_http_fluentai_task_thread(void *data, ngx_log_t *log);
+static void ngx_http_fluentai_task_work(ngx_http_fluentai_pw_job_t *job);
 static void ngx_http_fluentai_task_event(ngx_event_t *ev);
 static void ngx_http_fluentai_task_resume(ngx_http_request_t *r);
 static void ngx_http_fluentai_task_timer(ngx_event_t *ev);
@@ -57,6 +58,8 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
         return;
     }
 
+    ngx_http_fluentai_metrics_hashing(1);
+
     ctx->task_done = 0;
     ctx->resume = resume;
 
@@ -84,6 +87,20 @@ ngx_http_fluentai_task_thread(void *data, ngx_log_t *log)
 {
     ngx_http_fluentai_pw_job_t *job = *(ngx_http_fluentai_pw_job_t **) data;
 
+    uint64_t  start;
+
+    start = ngx_http_fluentai_metrics_now();
+
+    ngx_http_fluentai_task_work(job);
+
+    ngx_http_fluentai_metrics_hash_time(ngx_http_fluentai_metrics_now()
+                                        - start);
+}
+
+
+static void
+ngx_http_fluentai_task_work(ngx_http_fluentai_pw_job_t *job)
+{
     /*
      * The first job of a pool thread lowers the thread's priority: with
      * as many hashing threads as cores, the event loops would otherwise
@@ -132,6 +149,8 @@ ngx_http_fluentai_task_event(ngx_event_t *ev)
     r->main->blocked--;
     r->aio = 0;
     ctx->task_done = 1;
+
+    ngx_http_fluentai_metrics_hashing(-1);
 
     if (ctx->task_timer.timer_set) {
         ngx_del_timer(&ctx->task_timer);

@@ -34,6 +34,8 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_profile.c
     src/ngx_http_fluentai_change_password.c
     src/ngx_http_fluentai_health.c
+    src/ngx_http_fluentai_metrics.c
+    src/ngx_http_fluentai_audit.c
 "
 
 FLUENTAI_HDRS="
@@ -46,4 +48,5 @@ FLUENTAI_HDRS="
     src/ngx_http_fluentai_token.h
     src/ngx_http_fluentai_password.h
     src/ngx_http_fluentai_validate.h
+    src/ngx_http_fluentai_metrics.h
 "

@@ -632,6 +632,14 @@ sub check {
         is $r->{body}, '', "$name: HEAD has no body";
         return;
     }
+    my ($text) = grep { m{^text/plain} } keys %{ $resp->{content} // {} };
+    if ($text) {
+        # the metrics: Prometheus text, checked by t/metrics.t
+        (my $type = $text) =~ s/;.*//;
+        like $r->{headers}{'content-type'} // '', qr{^\Q$type\E},
+             "$name: Content-Type $type";
+        return;
+    }
     my $media = $resp->{content}{'application/json'};
     ok $media, "$name: a JSON body is documented" or return;
     like $r->{headers}{'content-type'} // '', qr{^application/json},
@@ -700,6 +708,9 @@ SKIP: {
 
     subtest 'live: health' => sub {
         R('health', GET => '/health', 200);
+        R('metrics', GET => '/metrics', 200);
+        R('metrics POST', POST => '/metrics', 405,
+          code => 'method_not_allowed');
         R('health HEAD', HEAD => '/health', 200);
         R('health POST', POST => '/health', 405, code => 'method_not_allowed');
         R('health DELETE', DELETE => '/health', 405,

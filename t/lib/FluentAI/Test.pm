@@ -104,6 +104,7 @@ my @Endpoints = (
     ['/user/profile',         'user_profile'],
     ['/user/change-password', 'change_password'],
     ['/health',               'health'],
+    ['/metrics',              'metrics'],
 );
 
 sub fluentai_locations {
