@@ -33,7 +33,8 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 # environment to the suites.
 
 UNIT_LIB_SRCS := src/ngx_http_fluentai_jwt.c src/ngx_http_fluentai_token.c \
-                 src/ngx_http_fluentai_password.c src/ngx_http_fluentai_validate.c
+                 src/ngx_http_fluentai_password.c src/ngx_http_fluentai_validate.c \
+                 src/ngx_http_fluentai_mail_msg.c
 UNIT_TESTS    := $(wildcard t/unit/*_test.c)
 UNIT_BINS     := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_TESTS))
 UNIT_CFLAGS   ?= -std=gnu99 -Wall -Wextra -Werror -g
@@ -44,9 +45,9 @@ UNIT_LIBS     := -ljansson -lcrypto -largon2 -lcrypt
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/unit/%: t/unit/%.c $(UNIT_LIB_SRCS) $(wildcard src/*.h)
+$(BUILD)/unit/%: t/unit/%.c $(UNIT_LIB_SRCS) $(wildcard src/*.h t/unit/*.h)
 	@mkdir -p $(BUILD)/unit
-	gcc $(UNIT_CFLAGS) -Isrc $< $(UNIT_LIB_SRCS) $(UNIT_LIBS) -o $@
+	gcc $(UNIT_CFLAGS) -Isrc -It/unit $< $(UNIT_LIB_SRCS) $(UNIT_LIBS) -o $@
 
 unit: $(UNIT_BINS)
 ifeq ($(strip $(UNIT_TESTS)),)
