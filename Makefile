@@ -34,7 +34,7 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 
 UNIT_LIB_SRCS := src/ngx_http_fluentai_jwt.c src/ngx_http_fluentai_token.c \
                  src/ngx_http_fluentai_password.c src/ngx_http_fluentai_validate.c \
-                 src/ngx_http_fluentai_mail_msg.c
+                 src/ngx_http_fluentai_mail_msg.c src/ngx_http_fluentai_mail_token.c
 UNIT_TESTS    := $(wildcard t/unit/*_test.c)
 UNIT_BINS     := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_TESTS))
 UNIT_CFLAGS   ?= -std=gnu99 -Wall -Wextra -Werror -g
