@@ -10,6 +10,9 @@
 # FLUENTAI_DATABASE_URL (libpq conninfo or postgresql:// URI) selects an
 # external database instead of the embedded one.  PGPORT_RUN picks the
 # embedded cluster's port (default 5433, or a free one).
+# Mail goes to a local SMTP sink (scripts/smtp-sink.py on 127.0.0.1:
+# ${SMTP_PORT_RUN:-2525}, or a free port): every message is stored under
+# .run/mail/ and its links are printed on the console.
 # FLUENTAI_WEB_ROOT is the frontend served at / (default .run/www, a
 # placeholder page; point it at the React client's build output).  /docs
 # and /openapi.json come from build/docs/www (`make docs`, which `make run`
@@ -29,6 +32,8 @@ DOCS_DIR=$TOP/build/docs/www
 
 PG_STARTED_HERE=0
 NGINX_PID=
+SINK_PID=
+SMTP_PORT=
 
 log() { echo "run: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -114,6 +119,31 @@ pg_stop() {
     fi
 }
 
+sink_start() {
+    SMTP_PORT=${SMTP_PORT_RUN:-2525}
+    if ! port_free "$SMTP_PORT"; then
+        SMTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    fi
+    mkdir -p "$RUN/mail"
+    /usr/bin/python3 "$TOP/scripts/smtp-sink.py" \
+        --listen "127.0.0.1:$SMTP_PORT" --dir "$RUN/mail" &
+    SINK_PID=$!
+    for _ in $(seq 1 50); do
+        port_free "$SMTP_PORT" || return 0
+        kill -0 "$SINK_PID" 2>/dev/null || die "the SMTP sink did not start"
+        sleep 0.1
+    done
+    die "the SMTP sink does not listen on $SMTP_PORT"
+}
+
+sink_stop() {
+    if [ -n "$SINK_PID" ] && kill -0 "$SINK_PID" 2>/dev/null; then
+        kill -TERM "$SINK_PID" 2>/dev/null || true
+        wait "$SINK_PID" 2>/dev/null || true
+    fi
+    SINK_PID=
+}
+
 migrate() {
     [ -f "$TOP/sql/migrate.sh" ] || die "sql/migrate.sh not found"
     bash "$TOP/sql/migrate.sh" "$(conninfo)"
@@ -168,6 +198,8 @@ write_conf() {
             -e "s|^([[:space:]]*)fluentai_database .*;|\\1fluentai_database \"$ci\";|" \
             -e "s|^([[:space:]]*)fluentai_jwt_secret_file .*;|\\1fluentai_jwt_secret_file $RUN/jwt.key;|" \
             -e "s|^([[:space:]]*)listen .*;|\\1listen 127.0.0.1:$PORT;|" \
+            -e "s|^([[:space:]]*)fluentai_smtp_relay .*;|\\1fluentai_smtp_relay 127.0.0.1:${SMTP_PORT:-2525};|" \
+            -e "s|^([[:space:]]*)fluentai_public_url .*;|\\1fluentai_public_url http://127.0.0.1:$PORT;|" \
             -e "s|^([[:space:]]*)root /var/www/fluentai;|\\1root $WEB_ROOT;|" \
             -e "s|/usr/share/fluentai/docs|$DOCS_DIR|" \
             -e "s|^([[:space:]]*)access_log /[^ ;]*|\\1access_log $RUN/access.log|" \
@@ -190,6 +222,7 @@ on_exit() {
         kill -TERM "$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
     fi
+    sink_stop
     pg_stop
     exit "$rc"
 }
@@ -202,10 +235,12 @@ cmd_run() {
     pg_start
     migrate
     jwt_key
+    sink_start
     write_conf
     "$NGINX" -e "$RUN/error.log" -p "$RUN/" -c "$RUN/nginx.conf" -t -q \
         || die "nginx -t failed for $RUN/nginx.conf"
     log "nginx on http://127.0.0.1:$PORT (Ctrl-C to stop)"
+    log "mail: SMTP sink on 127.0.0.1:$SMTP_PORT, messages in $RUN/mail/"
     "$NGINX" -e "$RUN/error.log" -p "$RUN/" -c "$RUN/nginx.conf" &
     NGINX_PID=$!
     local rc=0
