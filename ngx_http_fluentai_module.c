@@ -1,7 +1,8 @@
 
 /*
- * FluentAI auth API for nginx: directives, configuration and handler
- * registration.  The work itself lives in src/, one file per concern.
+ * FluentAI auth API for nginx: the table of contents.  The endpoint
+ * table, the directives and the configuration; the work itself lives in
+ * src/, one file per concern (README.md: "Code map").
  */
 
 
@@ -29,20 +30,50 @@ static char *ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fluentai_allow(ngx_conf_t *cf,
+    ngx_http_fluentai_loc_conf_t *lcf);
+static char *ngx_http_fluentai_unknown_endpoint(ngx_conf_t *cf,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_fluentai_init_process(ngx_cycle_t *cycle);
 static void ngx_http_fluentai_exit_process(ngx_cycle_t *cycle);
 
 
-static ngx_conf_enum_t  ngx_http_fluentai_endpoints[] = {
-    { ngx_string("register"), NGX_HTTP_FLUENTAI_EP_REGISTER },
-    { ngx_string("login"), NGX_HTTP_FLUENTAI_EP_LOGIN },
-    { ngx_string("refresh"), NGX_HTTP_FLUENTAI_EP_REFRESH },
-    { ngx_string("logout"), NGX_HTTP_FLUENTAI_EP_LOGOUT },
-    { ngx_string("profile"), NGX_HTTP_FLUENTAI_EP_PROFILE },
-    { ngx_string("user_profile"), NGX_HTTP_FLUENTAI_EP_USER_PROFILE },
-    { ngx_string("change_password"), NGX_HTTP_FLUENTAI_EP_CHANGE_PASSWORD },
-    { ngx_string("health"), NGX_HTTP_FLUENTAI_EP_HEALTH },
-    { ngx_null_string, 0 }
+/*
+ * The endpoint table: what an endpoint is.  "fluentai_endpoint NAME"
+ * mounts one; its Allow header (the methods, in this order: GET, HEAD,
+ * POST, PUT, then OPTIONS, which every endpoint answers) and the list of
+ * names "nginx -t" gives for an unknown one are made from it, and
+ * t/openapi.t reads it.  GET and HEAD run .get; POST and PUT read the
+ * JSON body and run .post; a body that is not required may be empty.
+ */
+
+static ngx_http_fluentai_endpoint_t  ngx_http_fluentai_endpoints[] = {
+
+    { ngx_string("register"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_register, 1 },
+
+    { ngx_string("login"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_login, 1 },
+
+    { ngx_string("refresh"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_refresh, 0 },
+
+    { ngx_string("logout"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_logout, 0 },
+
+    { ngx_string("profile"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_fluentai_profile, NULL, 0 },
+
+    { ngx_string("user_profile"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT,
+      ngx_http_fluentai_profile, ngx_http_fluentai_profile_update, 1 },
+
+    { ngx_string("change_password"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_change_password, 1 },
+
+    { ngx_string("health"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_fluentai_health, NULL, 0 },
+
+    { ngx_null_string, 0, NULL, NULL, 0 }
 };
 
 
@@ -66,14 +97,14 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_fluentai_main_conf_t, timeout),
+      offsetof(ngx_http_fluentai_main_conf_t, db.timeout),
       NULL },
 
     { ngx_string("fluentai_database_prepare"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_fluentai_main_conf_t, prepare),
+      offsetof(ngx_http_fluentai_main_conf_t, db.prepare),
       NULL },
 
     { ngx_string("fluentai_jwt_secret_file"),
@@ -187,17 +218,17 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     mcf->conninfo = { 0, NULL };
+     *     mcf->db.conninfo = { 0, NULL };
      *     mcf->secret = { 0, NULL };
      *     mcf->thread_pool = NULL;
      *     mcf->cors_origins = NULL;
      *     mcf->endpoints = 0;
      */
 
-    mcf->pool_size = NGX_CONF_UNSET_UINT;
-    mcf->queue_size = NGX_CONF_UNSET_UINT;
-    mcf->timeout = NGX_CONF_UNSET_MSEC;
-    mcf->prepare = NGX_CONF_UNSET;
+    mcf->db.size = NGX_CONF_UNSET_UINT;
+    mcf->db.queue = NGX_CONF_UNSET_UINT;
+    mcf->db.timeout = NGX_CONF_UNSET_MSEC;
+    mcf->db.prepare = NGX_CONF_UNSET;
     mcf->access_ttl = NGX_CONF_UNSET;
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
@@ -211,10 +242,10 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_fluentai_main_conf_t *mcf = conf;
 
-    ngx_conf_init_uint_value(mcf->pool_size, 8);
-    ngx_conf_init_uint_value(mcf->queue_size, 1024);
-    ngx_conf_init_msec_value(mcf->timeout, 5000);
-    ngx_conf_init_value(mcf->prepare, 1);
+    ngx_conf_init_uint_value(mcf->db.size, 8);
+    ngx_conf_init_uint_value(mcf->db.queue, 1024);
+    ngx_conf_init_msec_value(mcf->db.timeout, 5000);
+    ngx_conf_init_value(mcf->db.prepare, 1);
     ngx_conf_init_value(mcf->access_ttl, 1800);
     ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
     ngx_conf_init_value(mcf->short_ttl, 86400);
@@ -240,7 +271,7 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (mcf->conninfo.len == 0) {
+    if (mcf->db.conninfo.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"fluentai_database\" is required by "
                       "\"fluentai_endpoint\" in %V:%ui",
@@ -255,7 +286,7 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (ngx_http_fluentai_password_init(cf, mcf) != NGX_OK) {
+    if (ngx_http_fluentai_dummy_hash(cf, mcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -324,14 +355,14 @@ ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value;
 
-    if (mcf->conninfo.data) {
+    if (mcf->db.conninfo.data) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     return ngx_http_fluentai_pg_check_conninfo(cf, &value[1],
-                                                &mcf->conninfo);
+                                                &mcf->db.conninfo);
 }
 
 
@@ -345,7 +376,7 @@ ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t   *value, s;
     ngx_uint_t   i;
 
-    if (mcf->pool_size != NGX_CONF_UNSET_UINT) {
+    if (mcf->db.size != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
@@ -360,7 +391,7 @@ ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
             if (n < 1 || n > 1024) {
                 goto invalid;
             }
-            mcf->pool_size = n;
+            mcf->db.size = n;
             continue;
         }
 
@@ -368,17 +399,17 @@ ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
             s.data = value[i].data + 6;
             s.len = value[i].len - 6;
             n = ngx_atoi(s.data, s.len);
-            if (n < 0 || n > 1048576) {
+            if (n < 1 || n > 1048576) {
                 goto invalid;
             }
-            mcf->queue_size = n;
+            mcf->db.queue = n;
             continue;
         }
 
         goto invalid;
     }
 
-    if (mcf->pool_size == NGX_CONF_UNSET_UINT) {
+    if (mcf->db.size == NGX_CONF_UNSET_UINT) {
         return "needs \"size=N\"";
     }
 
@@ -388,7 +419,7 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\" (expected size=1..1024 "
-                       "and optional queue=0..1048576)", &value[i]);
+                       "and optional queue=1..1048576)", &value[i]);
     return NGX_CONF_ERROR;
 }
 
@@ -460,7 +491,6 @@ ngx_http_fluentai_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* nginx reports a pool no "thread_pool" directive defines */
 
-    mcf->thread_pool_name = value[1];
     mcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
     if (mcf->thread_pool == NULL) {
         return NGX_CONF_ERROR;
@@ -476,33 +506,33 @@ ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_fluentai_loc_conf_t *lcf = conf;
 
     ngx_str_t                      *value;
-    ngx_conf_enum_t                *e;
     ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_fluentai_endpoint_t   *ep;
     ngx_http_fluentai_main_conf_t  *mcf;
 
-    if (lcf->endpoint != NGX_HTTP_FLUENTAI_EP_NONE) {
+    if (lcf->endpoint) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    for (e = ngx_http_fluentai_endpoints; e->name.len; e++) {
-        if (e->name.len == value[1].len
-            && ngx_strncmp(e->name.data, value[1].data, value[1].len) == 0)
+    for (ep = ngx_http_fluentai_endpoints; ep->name.len; ep++) {
+        if (ep->name.len == value[1].len
+            && ngx_strncmp(ep->name.data, value[1].data, value[1].len) == 0)
         {
             break;
         }
     }
 
-    if (e->name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown endpoint \"%V\" (expected register, "
-                           "login, refresh, logout, profile, user_profile, "
-                           "change_password or health)", &value[1]);
-        return NGX_CONF_ERROR;
+    if (ep->name.len == 0) {
+        return ngx_http_fluentai_unknown_endpoint(cf, &value[1]);
     }
 
-    lcf->endpoint = e->value;
+    lcf->endpoint = ep;
+
+    if (ngx_http_fluentai_allow(cf, lcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
 
@@ -515,6 +545,70 @@ ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_fluentai_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* "GET, HEAD, PUT, OPTIONS" from the endpoint's methods */
+
+static char *
+ngx_http_fluentai_allow(ngx_conf_t *cf, ngx_http_fluentai_loc_conf_t *lcf)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    static ngx_uint_t  methods[] = {
+        NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_POST, NGX_HTTP_PUT
+    };
+    static ngx_str_t   names[] = {
+        ngx_string("GET, "), ngx_string("HEAD, "), ngx_string("POST, "),
+        ngx_string("PUT, ")
+    };
+
+    p = ngx_pnalloc(cf->pool, sizeof("GET, HEAD, POST, PUT, OPTIONS") - 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->allow.data = p;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (lcf->endpoint->methods & methods[i]) {
+            p = ngx_cpymem(p, names[i].data, names[i].len);
+        }
+    }
+
+    p = ngx_cpymem(p, "OPTIONS", sizeof("OPTIONS") - 1);
+    lcf->allow.len = p - lcf->allow.data;
+
+    return NGX_CONF_OK;
+}
+
+
+/* "unknown endpoint "x" (expected register, login, ... or health)" */
+
+static char *
+ngx_http_fluentai_unknown_endpoint(ngx_conf_t *cf, ngx_str_t *name)
+{
+    u_char                        *p, *last;
+    ngx_http_fluentai_endpoint_t  *ep;
+    u_char                         list[NGX_MAX_CONF_ERRSTR];
+
+    p = list;
+    last = list + sizeof(list);
+
+    for (ep = ngx_http_fluentai_endpoints; ep->name.len; ep++) {
+        if (ep != ngx_http_fluentai_endpoints) {
+            p = ngx_slprintf(p, last, (ep + 1)->name.len ? ", " : " or ");
+        }
+
+        p = ngx_slprintf(p, last, "%V", &ep->name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown endpoint \"%V\" (expected %*s)",
+                       name, p - list, list);
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -539,7 +633,18 @@ ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_fluentai_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_http_fluentai_pg_init_worker(cycle);
+    ngx_http_fluentai_main_conf_t  *mcf;
+
+    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
+        == NULL)
+    {
+        return ngx_http_fluentai_pg_init_worker(cycle, NULL);
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_fluentai_module);
+
+    return ngx_http_fluentai_pg_init_worker(cycle, mcf ? &mcf->db : NULL);
 }
 
 

@@ -1,6 +1,9 @@
 
 /*
- * FluentAI auth API for nginx: shared declarations.
+ * FluentAI auth API for nginx: the configuration, the request context,
+ * and the HTTP side's functions.  The database layer has its own headers
+ * (ngx_http_fluentai_pg.h, ngx_http_fluentai_sql.h) and knows nothing of
+ * what is declared here.
  */
 
 #ifndef _NGX_HTTP_FLUENTAI_H_INCLUDED_
@@ -13,68 +16,40 @@
 #include <ngx_thread_pool.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "ngx_http_fluentai_jwt.h"
 #include "ngx_http_fluentai_token.h"
 #include "ngx_http_fluentai_password.h"
 #include "ngx_http_fluentai_validate.h"
+#include "ngx_http_fluentai_pg.h"
+#include "ngx_http_fluentai_task.h"
 
 
 #define NGX_HTTP_FLUENTAI_MAX_BODY         16384
 #define NGX_HTTP_FLUENTAI_SECRET_MIN       32
-#define NGX_HTTP_FLUENTAI_MAX_PARAMS       8
 #define NGX_HTTP_FLUENTAI_UNPROCESSABLE    422
 
 
-/* endpoints, the values of "fluentai_endpoint" */
-typedef enum {
-    NGX_HTTP_FLUENTAI_EP_NONE = 0,
-    NGX_HTTP_FLUENTAI_EP_REGISTER,
-    NGX_HTTP_FLUENTAI_EP_LOGIN,
-    NGX_HTTP_FLUENTAI_EP_REFRESH,
-    NGX_HTTP_FLUENTAI_EP_LOGOUT,
-    NGX_HTTP_FLUENTAI_EP_PROFILE,
-    NGX_HTTP_FLUENTAI_EP_USER_PROFILE,
-    NGX_HTTP_FLUENTAI_EP_CHANGE_PASSWORD,
-    NGX_HTTP_FLUENTAI_EP_HEALTH
-} ngx_http_fluentai_endpoint_e;
+/* a step of a request: an endpoint, or a continuation after a hash */
+typedef void (*ngx_http_fluentai_step_pt)(ngx_http_request_t *r);
+
+/* a continuation after a query: res is the statement's result */
+typedef void (*ngx_http_fluentai_done_pt)(ngx_http_request_t *r,
+    PGresult *res);
 
 
-/* fixed SQL statements, prepared once per connection */
-typedef enum {
-    NGX_HTTP_FLUENTAI_SQL_HEALTH = 0,
-    NGX_HTTP_FLUENTAI_SQL_REGISTER,
-    NGX_HTTP_FLUENTAI_SQL_LOGIN_USER,
-    NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION,
-    NGX_HTTP_FLUENTAI_SQL_REFRESH,
-    NGX_HTTP_FLUENTAI_SQL_LOGOUT,
-    NGX_HTTP_FLUENTAI_SQL_PROFILE,
-    NGX_HTTP_FLUENTAI_SQL_PROFILE_UPDATE,
-    NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET,
-    NGX_HTTP_FLUENTAI_SQL_PASSWORD_SET,
-    NGX_HTTP_FLUENTAI_SQL_COUNT
-} ngx_http_fluentai_sql_e;
+/* one row of the endpoint table (ngx_http_fluentai_module.c) */
+typedef struct {
+    ngx_str_t                       name;       /* "fluentai_endpoint" */
+    ngx_uint_t                      methods;    /* OPTIONS always too */
+    ngx_http_fluentai_step_pt       get;        /* GET, HEAD */
+    ngx_http_fluentai_step_pt       post;       /* POST or PUT: a body */
+    unsigned                        body_required:1;
+} ngx_http_fluentai_endpoint_t;
 
 
 typedef struct {
-    const char                     *name;
-    const char                     *text;
-    int                             nparams;
-    unsigned                        readonly:1;
-} ngx_http_fluentai_sql_t;
-
-
-typedef struct ngx_http_fluentai_pg_pool_s  ngx_http_fluentai_pg_pool_t;
-typedef struct ngx_http_fluentai_pg_conn_s  ngx_http_fluentai_pg_conn_t;
-
-
-typedef struct {
-    ngx_str_t                       conninfo;
-    ngx_uint_t                      pool_size;
-    ngx_uint_t                      queue_size;
-    ngx_msec_t                      timeout;
-    ngx_flag_t                      prepare;
+    ngx_http_fluentai_pg_conf_t     db;
 
     ngx_str_t                       secret;
     u_char                          kid[17];
@@ -87,7 +62,6 @@ typedef struct {
     ngx_flag_t                      argon2_set;
     char                            dummy_hash[NGX_HTTP_FLUENTAI_HASH_MAX];
 
-    ngx_str_t                       thread_pool_name;
     ngx_thread_pool_t              *thread_pool;
 
     ngx_array_t                    *cors_origins;    /* of ngx_str_t */
@@ -100,71 +74,22 @@ typedef struct {
 
 
 typedef struct {
-    ngx_uint_t                      endpoint;
+    ngx_http_fluentai_endpoint_t   *endpoint;        /* NULL: none */
+    ngx_str_t                       allow;           /* "GET, ..., OPTIONS" */
     ngx_flag_t                      auth_jwt;
 } ngx_http_fluentai_loc_conf_t;
 
 
-typedef struct ngx_http_fluentai_ctx_s  ngx_http_fluentai_ctx_t;
-
-typedef void (*ngx_http_fluentai_step_pt)(ngx_http_request_t *r);
-typedef void (*ngx_http_fluentai_pg_done_pt)(ngx_http_request_t *r,
-    PGresult *res);
-typedef void (*ngx_http_fluentai_task_pt)(void *data);
-
-
-/* one query of a request, as handed to the pool */
 typedef struct {
-    ngx_http_fluentai_sql_e         sql;
-    int                             nparams;
-    const char                     *values[NGX_HTTP_FLUENTAI_MAX_PARAMS];
-    int                             lengths[NGX_HTTP_FLUENTAI_MAX_PARAMS];
-    int                             formats[NGX_HTTP_FLUENTAI_MAX_PARAMS];
-    unsigned                        failed:1;
-} ngx_http_fluentai_query_t;
-
-
-/* a request's place in the pool: waiting, or running on a connection */
-typedef struct {
-    ngx_queue_t                     queue;
-    ngx_event_t                     timer;
-    ngx_http_fluentai_query_t      *query;
-    ngx_http_fluentai_pg_done_pt    done;
-    ngx_http_fluentai_pg_conn_t    *conn;
-    ngx_http_request_t             *request;
-    ngx_uint_t                      status;         /* failure: 503 ... */
-    const char                     *code;
-    unsigned                        waiting:1;
-    unsigned                        retried:1;
-} ngx_http_fluentai_pg_req_t;
-
-
-/* a password job for the thread pool; all data copied in */
-typedef struct {
-    ngx_http_fluentai_argon2_t      argon2;
-    char                           *encoded;        /* verify against */
-    u_char                         *password;
-    size_t                          password_len;
-    u_char                         *new_password;   /* hash this */
-    size_t                          new_password_len;
-    unsigned                        verify:1;
-    unsigned                        hash:1;
-    unsigned                        rehash:1;       /* hash password */
-    int                             verified;       /* 1, 0, -1 */
-    int                             hashed;         /* 0 ok, -1 */
-    u_char                          salt[NGX_HTTP_FLUENTAI_SALT_LEN];
-    char                            out[NGX_HTTP_FLUENTAI_HASH_MAX];
-} ngx_http_fluentai_pw_job_t;
-
-
-struct ngx_http_fluentai_ctx_s {
-    ngx_http_request_t             *request;
     ngx_http_fluentai_main_conf_t  *mcf;
     json_t                         *body;
     json_t                         *user;
-    ngx_http_fluentai_step_pt       resume;
+
+    ngx_http_fluentai_step_pt       resume;          /* after a hash */
     ngx_event_t                     task_timer;      /* see task.c */
     ngx_http_fluentai_pw_job_t     *job;
+
+    ngx_http_fluentai_done_pt       done;            /* after a query */
     ngx_http_fluentai_pg_req_t      pg;
     ngx_http_fluentai_query_t       query;
 
@@ -185,97 +110,87 @@ struct ngx_http_fluentai_ctx_s {
     u_char                          presented[NGX_HTTP_FLUENTAI_HASH_LEN];
 
     unsigned                        task_done:1;
+    unsigned                        query_sync:1;
+    unsigned                        query_failures:1; /* done gets NULL */
     unsigned                        logout_all:1;
     unsigned                        has_bearer:1;
     unsigned                        has_refresh:1;
-};
+} ngx_http_fluentai_ctx_t;
 
 
 extern ngx_module_t  ngx_http_fluentai_module;
 
 
-/* module: config lookup */
-ngx_http_fluentai_ctx_t *ngx_http_fluentai_ctx(ngx_http_request_t *r);
-
-/* http: request body, JSON and error responses */
+/* http.c: the content handler, the one way to answer, bearer, variables */
 ngx_int_t ngx_http_fluentai_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
-    u_char *value, size_t len);
-ngx_int_t ngx_http_fluentai_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, json_t *obj);
-ngx_int_t ngx_http_fluentai_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, json_t *details);
+ngx_http_fluentai_ctx_t *ngx_http_fluentai_ctx(ngx_http_request_t *r);
 void ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj);
 void ngx_http_fluentai_fail(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code);
+    const char *code, json_t *details);
+ngx_int_t ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len);
 ngx_int_t ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
-void ngx_http_fluentai_invalid(ngx_http_request_t *r, json_t *details);
-json_t *ngx_http_fluentai_details(ngx_http_request_t *r);
 json_t *ngx_http_fluentai_detail(const char *field, const char *msg,
     const char *type);
+json_t *ngx_http_fluentai_details_or_fail(ngx_http_request_t *r);
 const char *ngx_http_fluentai_bearer(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
+ngx_int_t ngx_http_fluentai_bearer_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
+json_t *ngx_http_fluentai_bearer_details_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
+void ngx_http_fluentai_watch_client(ngx_http_request_t *r);
 ngx_int_t ngx_http_fluentai_add_variables(ngx_conf_t *cf);
 
-/* cors */
+/* cors.c */
 ngx_int_t ngx_http_fluentai_cors_headers(ngx_http_request_t *r);
 ngx_int_t ngx_http_fluentai_cors_preflight(ngx_http_request_t *r,
-    const char *allow);
+    ngx_str_t *allow);
 char *ngx_http_fluentai_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-/* pg: per-worker connection pool */
-ngx_int_t ngx_http_fluentai_pg_init_worker(ngx_cycle_t *cycle);
-void ngx_http_fluentai_pg_exit_worker(ngx_cycle_t *cycle);
-void ngx_http_fluentai_pg_query(ngx_http_request_t *r,
-    ngx_http_fluentai_pg_req_t *pr, ngx_http_fluentai_query_t *q,
-    ngx_http_fluentai_pg_done_pt done);
-void ngx_http_fluentai_pg_cancel(ngx_http_fluentai_pg_req_t *pr);
-void ngx_http_fluentai_pg_fail(ngx_http_request_t *r,
-    ngx_http_fluentai_pg_req_t *pr);
-char *ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_str_t *conninfo);
-
-/* sql: the statements */
-extern ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[];
-void ngx_http_fluentai_param(ngx_http_request_t *r,
-    ngx_http_fluentai_query_t *q, ngx_uint_t i, const char *value,
-    size_t len);
-void ngx_http_fluentai_param_bin(ngx_http_fluentai_query_t *q,
-    ngx_uint_t i, const u_char *value, size_t len);
-ngx_int_t ngx_http_fluentai_sqlstate(PGresult *res, const char *state);
-void ngx_http_fluentai_param_int(ngx_http_request_t *r,
-    ngx_http_fluentai_query_t *q, ngx_uint_t i, ngx_int_t value);
-void ngx_http_fluentai_param_session(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx);
+/* query.c: a request's query through the database layer */
+void ngx_http_fluentai_query(ngx_http_request_t *r,
+    ngx_http_fluentai_done_pt done);
 ngx_int_t ngx_http_fluentai_rows(ngx_http_request_t *r, PGresult *res,
     ngx_uint_t exactly_one);
+ngx_int_t ngx_http_fluentai_rows_or_fail(ngx_http_request_t *r,
+    PGresult *res, ngx_uint_t exactly_one);
+ngx_int_t ngx_http_fluentai_sqlstate(PGresult *res, const char *state);
+void ngx_http_fluentai_param_session(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
 
-/* task: password work on the thread pool */
+/* task.c: password work on the thread pool */
 void ngx_http_fluentai_task(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_step_pt resume);
 ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *encoded,
-    ngx_http_fluentai_vstr_t *password, ngx_http_fluentai_vstr_t *new_password);
+    ngx_http_fluentai_vstr_t *password,
+    ngx_http_fluentai_vstr_t *new_password);
 
-/* gate: "fluentai_auth_jwt" for other locations */
+/* gate.c: "fluentai_auth_jwt" for other locations */
 ngx_int_t ngx_http_fluentai_access_handler(ngx_http_request_t *r);
 
-/* session: tokens and the shared response bodies */
-ngx_int_t ngx_http_fluentai_issue_tokens(ngx_http_request_t *r,
+/* session.c: tokens and the response bodies that carry them */
+ngx_int_t ngx_http_fluentai_new_refresh_token(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
 json_t *ngx_http_fluentai_token_body(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);
 json_t *ngx_http_fluentai_user_json(PGresult *res, int row, int col);
-void ngx_http_fluentai_user_done(ngx_http_request_t *r, PGresult *res);
 void ngx_http_fluentai_set_ids(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);
 
-/* endpoints */
+/* conf.c: configuration-time work */
+char *ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_http_fluentai_main_conf_t *mcf);
+ngx_int_t ngx_http_fluentai_dummy_hash(ngx_conf_t *cf,
+    ngx_http_fluentai_main_conf_t *mcf);
+
+/* the endpoints: auth.c, profile.c, password.c (change), health.c */
 void ngx_http_fluentai_register(ngx_http_request_t *r);
 void ngx_http_fluentai_login(ngx_http_request_t *r);
 void ngx_http_fluentai_refresh(ngx_http_request_t *r);
@@ -284,11 +199,6 @@ void ngx_http_fluentai_profile(ngx_http_request_t *r);
 void ngx_http_fluentai_profile_update(ngx_http_request_t *r);
 void ngx_http_fluentai_change_password(ngx_http_request_t *r);
 void ngx_http_fluentai_health(ngx_http_request_t *r);
-
-ngx_int_t ngx_http_fluentai_password_init(ngx_conf_t *cf,
-    ngx_http_fluentai_main_conf_t *mcf);
-char *ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
-    ngx_http_fluentai_main_conf_t *mcf);
 
 
 #endif /* _NGX_HTTP_FLUENTAI_H_INCLUDED_ */

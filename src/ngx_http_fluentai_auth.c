@@ -1,10 +1,10 @@
 
 /*
- * The auth endpoints: register, login, refresh, logout, profile.
+ * The auth endpoints: register, login, refresh, logout.
  *
  * Round trips on the success path: register 1 (user, session and refresh
  * token in one statement), login 2 (user lookup; session, token and any
- * rehash in one statement), refresh 1, logout 1, profile 1.
+ * rehash in one statement), refresh 1, logout 1.
  */
 
 
@@ -36,14 +36,15 @@ ngx_http_fluentai_register(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    details = ngx_http_fluentai_details(r);
+    details = ngx_http_fluentai_details_or_fail(r);
     if (details == NULL) {
         return;
     }
 
     if (ngx_http_fluentai_validate_register(ctx->body, details, &ctx->cred))
     {
-        ngx_http_fluentai_invalid(r, details);
+        ngx_http_fluentai_fail(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                               "validation_failed", details);
         return;
     }
 
@@ -53,7 +54,7 @@ ngx_http_fluentai_register(ngx_http_request_t *r)
         == NULL)
     {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -70,30 +71,29 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
     if (ctx->job->hashed != 0
-        || ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK)
+        || ngx_http_fluentai_new_refresh_token(r, ctx) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fluentai: password hashing failed");
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
     q = &ctx->query;
     q->sql = NGX_HTTP_FLUENTAI_SQL_REGISTER;
 
-    ngx_http_fluentai_param(r, q, 0, ctx->cred.email.data,
+    ngx_http_fluentai_param(r->pool, q, 0, ctx->cred.email.data,
                             ctx->cred.email.len);
-    ngx_http_fluentai_param(r, q, 1, ctx->cred.name.data,
+    ngx_http_fluentai_param(r->pool, q, 1, ctx->cred.name.data,
                             ctx->cred.name.len);
-    ngx_http_fluentai_param(r, q, 2, ctx->job->out,
+    ngx_http_fluentai_param(r->pool, q, 2, ctx->job->out,
                             ngx_strlen(ctx->job->out));
     ngx_http_fluentai_param_bin(q, 3, ctx->refresh_hash,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
-    ngx_http_fluentai_param_int(r, q, 4, ctx->mcf->refresh_ttl);
+    ngx_http_fluentai_param_int(r->pool, q, 4, ctx->mcf->refresh_ttl);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
-                               ngx_http_fluentai_register_done);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_register_done);
 }
 
 
@@ -106,11 +106,11 @@ ngx_http_fluentai_register_done(ngx_http_request_t *r, PGresult *res)
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
     if (res && ngx_http_fluentai_sqlstate(res, "23505")) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_CONFLICT, "email_exists");
+        ngx_http_fluentai_fail(r, NGX_HTTP_CONFLICT, "email_exists", NULL);
         return;
     }
 
-    if (ngx_http_fluentai_rows(r, res, 1) != 1) {
+    if (ngx_http_fluentai_rows_or_fail(r, res, 1) != 1) {
         return;
     }
 
@@ -138,13 +138,14 @@ ngx_http_fluentai_login(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    details = ngx_http_fluentai_details(r);
+    details = ngx_http_fluentai_details_or_fail(r);
     if (details == NULL) {
         return;
     }
 
     if (ngx_http_fluentai_validate_login(ctx->body, details, &ctx->cred)) {
-        ngx_http_fluentai_invalid(r, details);
+        ngx_http_fluentai_fail(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                               "validation_failed", details);
         return;
     }
 
@@ -153,10 +154,10 @@ ngx_http_fluentai_login(ngx_http_request_t *r)
     q = &ctx->query;
     q->sql = NGX_HTTP_FLUENTAI_SQL_LOGIN_USER;
 
-    ngx_http_fluentai_param(r, q, 0, ctx->cred.email.data,
+    ngx_http_fluentai_param(r->pool, q, 0, ctx->cred.email.data,
                             ctx->cred.email.len);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q, ngx_http_fluentai_login_user);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_login_user);
 }
 
 
@@ -172,7 +173,7 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    n = ngx_http_fluentai_rows(r, res, 0);
+    n = ngx_http_fluentai_rows_or_fail(r, res, 0);
     if (n < 0) {
         return;
     }
@@ -191,7 +192,7 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
 
         if (ctx->user == NULL || ctx->old_hash.data == NULL) {
             ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                   "internal_error");
+                                   "internal_error", NULL);
             return;
         }
 
@@ -203,7 +204,7 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
     job = ngx_http_fluentai_job(r, ctx, encoded, &ctx->cred.password, NULL);
     if (job == NULL) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -233,13 +234,13 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
 
     if (ctx->user == NULL || job->verified != 1 || !ctx->active) {
         ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "invalid_credentials");
+                               "invalid_credentials", NULL);
         return;
     }
 
-    if (ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK) {
+    if (ngx_http_fluentai_new_refresh_token(r, ctx) != NGX_OK) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -249,24 +250,24 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     ngx_memzero(q, sizeof(ngx_http_fluentai_query_t));
     q->sql = NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION;
 
-    ngx_http_fluentai_param(r, q, 0, ctx->claims.sub,
+    ngx_http_fluentai_param(r->pool, q, 0, ctx->claims.sub,
                             ngx_strlen(ctx->claims.sub));
     ngx_http_fluentai_param_bin(q, 1, ctx->refresh_hash,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
-    ngx_http_fluentai_param_int(r, q, 2, ttl);
+    ngx_http_fluentai_param_int(r->pool, q, 2, ttl);
 
     if (job->hash && job->hashed == 0) {
-        ngx_http_fluentai_param(r, q, 3, job->out, ngx_strlen(job->out));
+        ngx_http_fluentai_param(r->pool, q, 3, job->out, ngx_strlen(job->out));
 
     } else {
-        ngx_http_fluentai_param(r, q, 3, NULL, 0);
+        ngx_http_fluentai_param(r->pool, q, 3, NULL, 0);
     }
 
-    ngx_http_fluentai_param(r, q, 4, (char *) ctx->old_hash.data,
+    ngx_http_fluentai_param(r->pool, q, 4, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
-    ngx_http_fluentai_param(r, q, 5, ctx->cred.remember ? "t" : "f", 1);
+    ngx_http_fluentai_param(r->pool, q, 5, ctx->cred.remember ? "t" : "f", 1);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q, ngx_http_fluentai_login_done);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_login_done);
 }
 
 
@@ -279,7 +280,7 @@ ngx_http_fluentai_login_done(ngx_http_request_t *r, PGresult *res)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    n = ngx_http_fluentai_rows(r, res, 0);
+    n = ngx_http_fluentai_rows_or_fail(r, res, 0);
     if (n < 0) {
         return;
     }
@@ -287,7 +288,7 @@ ngx_http_fluentai_login_done(ngx_http_request_t *r, PGresult *res)
     if (n == 0) {
         /* deactivated meanwhile */
         ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "invalid_credentials");
+                               "invalid_credentials", NULL);
         return;
     }
 
@@ -317,7 +318,8 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
     rc = ngx_http_fluentai_refresh_token(r, ctx, &token);
 
     if (rc != NGX_OK) {
-        ngx_http_fluentai_invalid(r,
+        ngx_http_fluentai_fail(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                               "validation_failed",
             ngx_http_fluentai_detail("refresh_token",
                                      rc == NGX_DECLINED
                                      ? "field required"
@@ -333,13 +335,13 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
         != 0)
     {
         ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "invalid_refresh_token");
+                               "invalid_refresh_token", NULL);
         return;
     }
 
-    if (ngx_http_fluentai_issue_tokens(r, ctx) != NGX_OK) {
+    if (ngx_http_fluentai_new_refresh_token(r, ctx) != NGX_OK) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -350,11 +352,10 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_bin(q, 1, ctx->refresh_hash,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
-    ngx_http_fluentai_param_int(r, q, 2, ctx->mcf->refresh_ttl);
-    ngx_http_fluentai_param_int(r, q, 3, ctx->mcf->short_ttl);
+    ngx_http_fluentai_param_int(r->pool, q, 2, ctx->mcf->refresh_ttl);
+    ngx_http_fluentai_param_int(r->pool, q, 3, ctx->mcf->short_ttl);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
-                               ngx_http_fluentai_refresh_done);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_refresh_done);
 }
 
 
@@ -397,7 +398,7 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    if (ngx_http_fluentai_rows(r, res, 1) != 1) {
+    if (ngx_http_fluentai_rows_or_fail(r, res, 1) != 1) {
         return;
     }
 
@@ -417,11 +418,12 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
                       PQgetvalue(res, 0, 1));
 
         ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "refresh_token_reused");
+                               "refresh_token_reused", NULL);
         return;
     }
 
-    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_refresh_token");
+    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_refresh_token",
+                           NULL);
 }
 
 
@@ -471,23 +473,24 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
     token.data = (u_char *) ctx->claims.sid;
     token.len = ctx->has_bearer ? ngx_strlen(ctx->claims.sid) : 0;
 
-    ngx_http_fluentai_param(r, q, 0, ctx->has_bearer ? ctx->claims.sid : NULL,
+    ngx_http_fluentai_param(r->pool, q, 0,
+                            ctx->has_bearer ? ctx->claims.sid : NULL,
                             token.len);
-    ngx_http_fluentai_param(r, q, 1, ctx->has_bearer ? ctx->claims.sub : NULL,
+    ngx_http_fluentai_param(r->pool, q, 1,
+                            ctx->has_bearer ? ctx->claims.sub : NULL,
                             ngx_strlen(ctx->claims.sub));
     ngx_http_fluentai_param_bin(q, 2, ctx->has_refresh ? ctx->presented : NULL,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
-    ngx_http_fluentai_param(r, q, 3, ctx->logout_all ? "t" : "f", 1);
+    ngx_http_fluentai_param(r->pool, q, 3, ctx->logout_all ? "t" : "f", 1);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
-                               ngx_http_fluentai_logout_done);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_logout_done);
 }
 
 
 static void
 ngx_http_fluentai_logout_done(ngx_http_request_t *r, PGresult *res)
 {
-    if (ngx_http_fluentai_rows(r, res, 0) < 0) {
+    if (ngx_http_fluentai_rows_or_fail(r, res, 0) < 0) {
         return;
     }
 
@@ -502,31 +505,4 @@ ngx_http_fluentai_logged_out(ngx_http_request_t *r)
                              json_pack("{s:s, s:b}",
                                        "message", "Successfully logged out",
                                        "success", 1));
-}
-
-
-/* GET /auth/profile, GET /user/profile: token, session and user at once */
-
-void
-ngx_http_fluentai_profile(ngx_http_request_t *r)
-{
-    const char                 *code;
-    ngx_http_fluentai_ctx_t    *ctx;
-    ngx_http_fluentai_query_t  *q;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
-
-    code = ngx_http_fluentai_bearer(r, ctx);
-    if (code) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
-        return;
-    }
-
-    q = &ctx->query;
-    q->sql = NGX_HTTP_FLUENTAI_SQL_PROFILE;
-
-    ngx_http_fluentai_param_session(r, ctx);
-
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
-                               ngx_http_fluentai_user_done);
 }

@@ -12,6 +12,8 @@
 
 
 static ngx_table_elt_t *ngx_http_fluentai_cors_origin(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fluentai_cors_allow(ngx_http_request_t *r,
+    ngx_table_elt_t *origin);
 
 
 char *
@@ -123,15 +125,21 @@ ngx_http_fluentai_cors_origin(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_fluentai_cors_headers(ngx_http_request_t *r)
 {
-    ngx_table_elt_t  *origin;
+    return ngx_http_fluentai_cors_allow(r, ngx_http_fluentai_cors_origin(r));
+}
 
+
+/* Vary, and for an allowed origin (or NULL) the two CORS headers */
+
+static ngx_int_t
+ngx_http_fluentai_cors_allow(ngx_http_request_t *r, ngx_table_elt_t *origin)
+{
     if (ngx_http_fluentai_header(r, "Vary", (u_char *) "Origin", 6)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    origin = ngx_http_fluentai_cors_origin(r);
     if (origin == NULL) {
         return NGX_OK;
     }
@@ -150,18 +158,23 @@ ngx_http_fluentai_cors_headers(ngx_http_request_t *r)
 }
 
 
-ngx_int_t
-ngx_http_fluentai_cors_preflight(ngx_http_request_t *r, const char *allow)
-{
-    ngx_int_t  rc;
+/* 204 for OPTIONS; the Origin header is looked up once */
 
-    if (ngx_http_fluentai_cors_headers(r) != NGX_OK) {
+ngx_int_t
+ngx_http_fluentai_cors_preflight(ngx_http_request_t *r, ngx_str_t *allow)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *origin;
+
+    origin = ngx_http_fluentai_cors_origin(r);
+
+    if (ngx_http_fluentai_cors_allow(r, origin) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_fluentai_cors_origin(r)) {
+    if (origin) {
         if (ngx_http_fluentai_header(r, "Access-Control-Allow-Methods",
-                                       (u_char *) allow, ngx_strlen(allow))
+                                       allow->data, allow->len)
             != NGX_OK
             || ngx_http_fluentai_header(r, "Access-Control-Allow-Headers",
                                    (u_char *) "Authorization, Content-Type",
@@ -176,8 +189,7 @@ ngx_http_fluentai_cors_preflight(ngx_http_request_t *r, const char *allow)
         }
     }
 
-    if (ngx_http_fluentai_header(r, "Allow", (u_char *) allow,
-                                   ngx_strlen(allow))
+    if (ngx_http_fluentai_header(r, "Allow", allow->data, allow->len)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -37,9 +37,9 @@ ngx_http_fluentai_health(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
     ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_HEALTH;
+    ctx->query_failures = 1;
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
-                               ngx_http_fluentai_health_done);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_health_done);
 }
 
 

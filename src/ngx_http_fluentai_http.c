@@ -9,15 +9,6 @@
 
 
 typedef struct {
-    ngx_uint_t                  methods;
-    ngx_http_fluentai_step_pt   get;        /* GET, HEAD */
-    ngx_http_fluentai_step_pt   post;       /* POST or PUT, with a body */
-    unsigned                    body_optional:1;
-    const char                 *allow;
-} ngx_http_fluentai_route_t;
-
-
-typedef struct {
     const char                 *code;
     const char                 *message;
 } ngx_http_fluentai_message_t;
@@ -28,28 +19,17 @@ static ngx_int_t ngx_http_fluentai_body_read(ngx_http_request_t *r,
     ngx_str_t *out);
 static ngx_int_t ngx_http_fluentai_json_type(ngx_http_request_t *r);
 static void ngx_http_fluentai_ctx_cleanup(void *data);
+static ngx_uint_t ngx_http_fluentai_refuse(ngx_http_request_t *r,
+    ngx_http_fluentai_loc_conf_t *lcf, const char **code);
+static ngx_int_t ngx_http_fluentai_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, json_t *details);
+static ngx_int_t ngx_http_fluentai_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *obj);
 static ngx_int_t ngx_http_fluentai_challenge(ngx_http_request_t *r,
     const char *code);
 static const char *ngx_http_fluentai_category(ngx_uint_t status);
 static ngx_int_t ngx_http_fluentai_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-
-
-static ngx_http_fluentai_route_t  ngx_http_fluentai_routes[] = {
-    { 0, NULL, NULL, 0, NULL },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_register, 0, "POST, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_login, 0, "POST, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_refresh, 1, "POST, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_logout, 1, "POST, OPTIONS" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, ngx_http_fluentai_profile, NULL, 0,
-      "GET, HEAD, OPTIONS" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT, ngx_http_fluentai_profile,
-      ngx_http_fluentai_profile_update, 0, "GET, HEAD, PUT, OPTIONS" },
-    { NGX_HTTP_POST, NULL, ngx_http_fluentai_change_password, 0,
-      "POST, OPTIONS" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, ngx_http_fluentai_health, NULL, 0,
-      "GET, HEAD, OPTIONS" }
-};
 
 
 static ngx_http_fluentai_message_t  ngx_http_fluentai_messages[] = {
@@ -120,7 +100,6 @@ ngx_http_fluentai_ctx(ngx_http_request_t *r)
     cln->handler = ngx_http_fluentai_ctx_cleanup;
     cln->data = ctx;
 
-    ctx->request = r;
     ctx->mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_module);
 
     ngx_http_set_ctx(r, ctx, ngx_http_fluentai_module);
@@ -172,15 +151,13 @@ ngx_int_t
 ngx_http_fluentai_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_http_fluentai_ctx_t       *ctx;
-    ngx_http_fluentai_route_t     *route;
+    ngx_uint_t                     status;
+    const char                    *code;
     ngx_http_fluentai_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
-    route = &ngx_http_fluentai_routes[lcf->endpoint];
 
-    ctx = ngx_http_fluentai_ctx(r);
-    if (ctx == NULL) {
+    if (ngx_http_fluentai_ctx(r) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -190,68 +167,77 @@ ngx_http_fluentai_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_fluentai_cors_preflight(r, route->allow);
+        return ngx_http_fluentai_cors_preflight(r, &lcf->allow);
     }
 
-    if (!(r->method & route->methods)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
+    status = ngx_http_fluentai_refuse(r, lcf, &code);
+
+    if (status == NGX_OK && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_fluentai_body_handler);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             return rc;
         }
-
-        if (ngx_http_fluentai_header(r, "Allow", (u_char *) route->allow,
-                                     ngx_strlen(route->allow))
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_fluentai_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                            "method_not_allowed", NULL);
-    }
-
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->main->count++;
-        route->get(r);
 
         return NGX_DONE;
     }
 
-    if (r->headers_in.content_length_n > NGX_HTTP_FLUENTAI_MAX_BODY) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_fluentai_send_error(r,
-                                         NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "payload_too_large", NULL);
-    }
-
-    if (ngx_http_fluentai_json_type(r) != NGX_OK) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_fluentai_send_error(r,
-                                         NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                         "unsupported_media_type", NULL);
-    }
-
-    rc = ngx_http_read_client_request_body(r,
-                                           ngx_http_fluentai_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
         return rc;
     }
 
+    /* from here on answered by fail() or the endpoint, as after a body */
+
+    r->main->count++;
+
+    if (status == NGX_OK) {
+        lcf->endpoint->get(r);
+        return NGX_DONE;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_fluentai_header(r, "Allow", lcf->allow.data,
+                                    lcf->allow.len)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    ngx_http_fluentai_fail(r, status, code, NULL);
+
     return NGX_DONE;
+}
+
+
+/* NGX_OK, or the status and code to refuse the request with */
+
+static ngx_uint_t
+ngx_http_fluentai_refuse(ngx_http_request_t *r,
+    ngx_http_fluentai_loc_conf_t *lcf, const char **code)
+{
+    if (!(r->method & lcf->endpoint->methods)) {
+        *code = "method_not_allowed";
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_OK;
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_FLUENTAI_MAX_BODY) {
+        *code = "payload_too_large";
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    if (ngx_http_fluentai_json_type(r) != NGX_OK) {
+        *code = "unsupported_media_type";
+        return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -312,18 +298,16 @@ ngx_http_fluentai_body_handler(ngx_http_request_t *r)
     ngx_str_t                      body;
     json_error_t                   err;
     ngx_http_fluentai_ctx_t       *ctx;
-    ngx_http_fluentai_route_t     *route;
     ngx_http_fluentai_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_fluentai_module);
-    route = &ngx_http_fluentai_routes[lcf->endpoint];
     ctx = ngx_http_fluentai_ctx(r);
 
     rc = ngx_http_fluentai_body_read(r, &body);
 
     if (rc == NGX_DECLINED) {
         ngx_http_fluentai_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                               "payload_too_large");
+                               "payload_too_large", NULL);
         return;
     }
 
@@ -332,8 +316,8 @@ ngx_http_fluentai_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (body.len == 0 && route->body_optional) {
-        route->post(r);
+    if (body.len == 0 && !lcf->endpoint->body_required) {
+        lcf->endpoint->post(r);
         return;
     }
 
@@ -344,11 +328,12 @@ ngx_http_fluentai_body_handler(ngx_http_request_t *r)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "fluentai: request body is not a JSON object");
 
-        ngx_http_fluentai_fail(r, NGX_HTTP_BAD_REQUEST, "invalid_json");
+        ngx_http_fluentai_fail(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                               NULL);
         return;
     }
 
-    route->post(r);
+    lcf->endpoint->post(r);
 }
 
 
@@ -436,7 +421,7 @@ ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_fluentai_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj)
 {
@@ -492,7 +477,7 @@ ngx_http_fluentai_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_fluentai_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, json_t *details)
 {
@@ -597,6 +582,12 @@ ngx_http_fluentai_category(ngx_uint_t status)
 }
 
 
+/*
+ * The one way to answer: finish() a JSON body with its status, or fail()
+ * with the one error shape; details (a 422's array) may be NULL.  Both
+ * take over the JSON they are given and finalize the request.
+ */
+
 void
 ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj)
@@ -605,7 +596,7 @@ ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
 
     if (obj == NULL) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -618,36 +609,24 @@ ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
 
 void
 ngx_http_fluentai_fail(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code)
+    const char *code, json_t *details)
 {
     ngx_http_finalize_request(r,
-                     ngx_http_fluentai_send_error(r, status, code, NULL));
+                    ngx_http_fluentai_send_error(r, status, code, details));
 }
 
 
-void
-ngx_http_fluentai_invalid(ngx_http_request_t *r, json_t *details)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_fluentai_send_error(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
-                                      "validation_failed", details);
-
-    ngx_http_finalize_request(r, rc);
-}
-
-
-/* an empty details array for a validator; NULL: 500 answered */
+/* an empty details array for a validator; NULL: answered with 500 */
 
 json_t *
-ngx_http_fluentai_details(ngx_http_request_t *r)
+ngx_http_fluentai_details_or_fail(ngx_http_request_t *r)
 {
     json_t  *details;
 
     details = json_array();
     if (details == NULL) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
     }
 
     return details;
@@ -739,6 +718,57 @@ ngx_http_fluentai_bearer(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx)
     ngx_http_fluentai_set_ids(r, ctx, ctx->claims.sub, ctx->claims.sid);
 
     return NULL;
+}
+
+
+/*
+ * While the request waits (database queue, query, hash), a client that
+ * closes its connection is noticed, as limit_req and upstream do: nginx
+ * then terminates the request, and its cleanup leaves the pool's queue
+ * at once (ngx_http_fluentai_ctx_cleanup).  A body still being discarded
+ * keeps its own handler, which notices a close by itself.
+ */
+
+void
+ngx_http_fluentai_watch_client(ngx_http_request_t *r)
+{
+    if (r->read_event_handler == ngx_http_block_reading) {
+        r->read_event_handler = ngx_http_test_reading;
+    }
+}
+
+
+/* NGX_OK: a valid bearer token; NGX_DONE: answered with 401 */
+
+ngx_int_t
+ngx_http_fluentai_bearer_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx)
+{
+    const char  *code;
+
+    code = ngx_http_fluentai_bearer(r, ctx);
+    if (code == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code, NULL);
+
+    return NGX_DONE;
+}
+
+
+/* PUT profile, change password: the bearer (401), then a details array
+ * for the body's validation; NULL: answered */
+
+json_t *
+ngx_http_fluentai_bearer_details_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx)
+{
+    if (ngx_http_fluentai_bearer_or_fail(r, ctx) != NGX_OK) {
+        return NULL;
+    }
+
+    return ngx_http_fluentai_details_or_fail(r);
 }
 
 

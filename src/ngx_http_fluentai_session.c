@@ -1,105 +1,18 @@
 
 /*
- * Sessions seen from the client: the JWT secret, access and refresh
- * tokens, and the response bodies that carry them and the user.
+ * Sessions seen from the client: access and refresh tokens, and the
+ * response bodies that carry them and the user.
  */
 
 
 #include "ngx_http_fluentai.h"
 
-#include <openssl/sha.h>
-
-
-#define NGX_HTTP_FLUENTAI_SECRET_MAX  4096
-
-
-/*
- * Configuration time: read the HS256 secret (trailing newlines dropped),
- * at least 32 bytes; its kid is the first 8 bytes of its SHA-256 in hex.
- */
-
-char *
-ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
-    ngx_http_fluentai_main_conf_t *mcf)
-{
-    u_char           *buf;
-    ssize_t           n;
-    ngx_str_t         name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-    u_char            digest[SHA256_DIGEST_LENGTH];
-
-    name = *path;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = NULL;
-    n = -1;
-
-    if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR
-        && ngx_file_size(&fi) <= NGX_HTTP_FLUENTAI_SECRET_MAX)
-    {
-        buf = ngx_pnalloc(cf->pool, NGX_HTTP_FLUENTAI_SECRET_MAX);
-        if (buf) {
-            n = ngx_read_file(&file, buf, NGX_HTTP_FLUENTAI_SECRET_MAX, 0);
-        }
-    }
-
-    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &name);
-    }
-
-    if (buf == NULL || n < 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cannot read the JWT secret from \"%V\" "
-                           "(at most %d bytes)", &name,
-                           NGX_HTTP_FLUENTAI_SECRET_MAX);
-        return NGX_CONF_ERROR;
-    }
-
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
-        n--;
-    }
-
-    if (n < NGX_HTTP_FLUENTAI_SECRET_MIN) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the JWT secret in \"%V\" is too short: %z bytes, "
-                           "at least %d needed", &name, n,
-                           NGX_HTTP_FLUENTAI_SECRET_MIN);
-        ngx_explicit_memzero(buf, NGX_HTTP_FLUENTAI_SECRET_MAX);
-        return NGX_CONF_ERROR;
-    }
-
-    mcf->secret.data = buf;
-    mcf->secret.len = n;
-
-    SHA256(buf, n, digest);
-    ngx_hex_dump(mcf->kid, digest, 8);
-    mcf->kid[16] = '\0';
-
-    return NGX_CONF_OK;
-}
 
 
 /* a new refresh token for this response: ctx->refresh, ctx->refresh_hash */
 
 ngx_int_t
-ngx_http_fluentai_issue_tokens(ngx_http_request_t *r,
+ngx_http_fluentai_new_refresh_token(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx)
 {
     if (ngx_http_fluentai_refresh_token_new(ctx->refresh,
@@ -226,29 +139,4 @@ ngx_http_fluentai_set_ids(ngx_http_request_t *r,
         ngx_memcpy(ids[i]->data, vals[i], len);
         ids[i]->len = len;
     }
-}
-
-
-/*
- * The end of profile, GET and PUT alike: no row means the session is not
- * active (revoked, expired, user deactivated), else the user.
- */
-
-void
-ngx_http_fluentai_user_done(ngx_http_request_t *r, PGresult *res)
-{
-    ngx_int_t  n;
-
-    n = ngx_http_fluentai_rows(r, res, 0);
-    if (n < 0) {
-        return;
-    }
-
-    if (n == 0) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
-        return;
-    }
-
-    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
-                             ngx_http_fluentai_user_json(res, 0, 0));
 }

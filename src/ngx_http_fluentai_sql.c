@@ -7,149 +7,172 @@
  */
 
 
-#include "ngx_http_fluentai.h"
+#include "ngx_http_fluentai_sql.h"
 
 
 #define NGX_HTTP_FLUENTAI_SESSION_OK                                          \
     "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"
 
 
-ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
+ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
-    { "fluentai_health", "SELECT 1", 0, 1 },
+    [NGX_HTTP_FLUENTAI_SQL_HEALTH] = {
+      .name = "fluentai_health",
+      .text =
+        "SELECT 1",
+      .nparams = 0, .ncolumns = 1, .readonly = 1 },
 
     /* $1 email, $2 name, $3 hash, $4 refresh hash, $5 ttl */
 
-    { "fluentai_register",
-      "WITH u AS ("
-      " INSERT INTO users (email, name, hashed_password)"
-      " VALUES ($1::text, $2::text, $3::text)"
-      " RETURNING id, email, name, avatar, bio),"
-      " s AS ("
-      " INSERT INTO sessions (user_id, expires_at, remember)"
-      " SELECT id, now() + make_interval(secs => $5::int), true FROM u"
-      " RETURNING id),"
-      " t AS ("
-      " INSERT INTO refresh_tokens (hash, session_id)"
-      " SELECT $4::bytea, id FROM s)"
-      " SELECT u.id, u.email, u.name, u.avatar, u.bio, s.id FROM u, s",
-      5, 0 },
+    [NGX_HTTP_FLUENTAI_SQL_REGISTER] = {
+      .name = "fluentai_register",
+      .text =
+        "WITH u AS ("
+        " INSERT INTO users (email, name, hashed_password)"
+        " VALUES ($1::text, $2::text, $3::text)"
+        " RETURNING id, email, name, avatar, bio),"
+        " s AS ("
+        " INSERT INTO sessions (user_id, expires_at, remember)"
+        " SELECT id, now() + make_interval(secs => $5::int), true FROM u"
+        " RETURNING id),"
+        " t AS ("
+        " INSERT INTO refresh_tokens (hash, session_id)"
+        " SELECT $4::bytea, id FROM s)"
+        " SELECT u.id, u.email, u.name, u.avatar, u.bio, s.id FROM u, s",
+      .nparams = 5, .ncolumns = 6, .readonly = 0 },
 
     /* $1 email (lower case) */
 
-    { "fluentai_login_user",
-      "SELECT id, email, name, avatar, bio, hashed_password, is_active"
-      " FROM users WHERE lower(email) = $1::text",
-      1, 1 },
+    [NGX_HTTP_FLUENTAI_SQL_LOGIN_USER] = {
+      .name = "fluentai_login_user",
+      .text =
+        "SELECT id, email, name, avatar, bio, hashed_password, is_active"
+        " FROM users WHERE lower(email) = $1::text",
+      .nparams = 1, .ncolumns = 7, .readonly = 1 },
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
      * $5 the hash that was verified, $6 remember
      */
 
-    { "fluentai_login_session",
-      "WITH h AS ("
-      " UPDATE users SET hashed_password = $4::text"
-      " WHERE id = $1::uuid AND $4::text IS NOT NULL"
-      " AND hashed_password = $5::text),"
-      " s AS ("
-      " INSERT INTO sessions (user_id, expires_at, remember)"
-      " SELECT id, now() + make_interval(secs => $3::int), $6::bool"
-      " FROM users WHERE id = $1::uuid AND is_active"
-      " RETURNING id),"
-      " t AS ("
-      " INSERT INTO refresh_tokens (hash, session_id)"
-      " SELECT $2::bytea, id FROM s)"
-      " SELECT id FROM s",
-      6, 0 },
+    [NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION] = {
+      .name = "fluentai_login_session",
+      .text =
+        "WITH h AS ("
+        " UPDATE users SET hashed_password = $4::text"
+        " WHERE id = $1::uuid AND $4::text IS NOT NULL"
+        " AND hashed_password = $5::text),"
+        " s AS ("
+        " INSERT INTO sessions (user_id, expires_at, remember)"
+        " SELECT id, now() + make_interval(secs => $3::int), $6::bool"
+        " FROM users WHERE id = $1::uuid AND is_active"
+        " RETURNING id),"
+        " t AS ("
+        " INSERT INTO refresh_tokens (hash, session_id)"
+        " SELECT $2::bytea, id FROM s)"
+        " SELECT id FROM s",
+      .nparams = 6, .ncolumns = 1, .readonly = 0 },
 
     /* $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl */
 
-    { "fluentai_refresh",
-      "SELECT status, session_id, user_id FROM fluentai_refresh("
-      "$1::bytea, $2::bytea, $3::int, $4::int)",
-      4, 0 },
+    [NGX_HTTP_FLUENTAI_SQL_REFRESH] = {
+      .name = "fluentai_refresh",
+      .text =
+        "SELECT status, session_id, user_id FROM fluentai_refresh("
+        "$1::bytea, $2::bytea, $3::int, $4::int)",
+      .nparams = 4, .ncolumns = 3, .readonly = 0 },
 
     /* $1 session id, $2 user id, $3 refresh hash, $4 all sessions */
 
-    { "fluentai_logout",
-      "WITH target AS ("
-      " SELECT id, user_id FROM sessions"
-      " WHERE id = $1::uuid AND user_id = $2::uuid"
-      " UNION"
-      " SELECT s.id, s.user_id FROM refresh_tokens t"
-      " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea)"
-      " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
-      " WHERE s.revoked_at IS NULL"
-      " AND (s.id IN (SELECT id FROM target)"
-      " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
-      4, 0 },
+    [NGX_HTTP_FLUENTAI_SQL_LOGOUT] = {
+      .name = "fluentai_logout",
+      .text =
+        "WITH target AS ("
+        " SELECT id, user_id FROM sessions"
+        " WHERE id = $1::uuid AND user_id = $2::uuid"
+        " UNION"
+        " SELECT s.id, s.user_id FROM refresh_tokens t"
+        " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea)"
+        " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
+        " WHERE s.revoked_at IS NULL"
+        " AND (s.id IN (SELECT id FROM target)"
+        " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
+      .nparams = 4, .ncolumns = 0, .readonly = 0 },
 
     /* $1 session id, $2 user id */
 
-    { "fluentai_profile",
-      "SELECT u.id, u.email, u.name, u.avatar, u.bio"
-      " FROM sessions s JOIN users u ON u.id = s.user_id"
-      " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-      NGX_HTTP_FLUENTAI_SESSION_OK,
-      2, 1 },
+    [NGX_HTTP_FLUENTAI_SQL_PROFILE] = {
+      .name = "fluentai_profile",
+      .text =
+        "SELECT u.id, u.email, u.name, u.avatar, u.bio"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK,
+      .nparams = 2, .ncolumns = 5, .readonly = 1 },
 
     /*
      * $1 session id, $2 user id, $3/$5/$7 set name/avatar/bio,
      * $4/$6/$8 their values
      */
 
-    { "fluentai_profile_update",
-      "UPDATE users u SET"
-      " name = CASE WHEN $3::bool THEN $4::text ELSE u.name END,"
-      " avatar = CASE WHEN $5::bool THEN $6::text ELSE u.avatar END,"
-      " bio = CASE WHEN $7::bool THEN $8::text ELSE u.bio END,"
-      " updated_at = now()"
-      " FROM sessions s"
-      " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND u.id = s.user_id"
-      " AND " NGX_HTTP_FLUENTAI_SESSION_OK
-      " RETURNING u.id, u.email, u.name, u.avatar, u.bio",
-      8, 0 },
+    [NGX_HTTP_FLUENTAI_SQL_PROFILE_UPDATE] = {
+      .name = "fluentai_profile_update",
+      .text =
+        "UPDATE users u SET"
+        " name = CASE WHEN $3::bool THEN $4::text ELSE u.name END,"
+        " avatar = CASE WHEN $5::bool THEN $6::text ELSE u.avatar END,"
+        " bio = CASE WHEN $7::bool THEN $8::text ELSE u.bio END,"
+        " updated_at = now()"
+        " FROM sessions s"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND u.id = s.user_id"
+        " AND " NGX_HTTP_FLUENTAI_SESSION_OK
+        " RETURNING u.id, u.email, u.name, u.avatar, u.bio",
+      .nparams = 8, .ncolumns = 5, .readonly = 0 },
 
     /* $1 session id, $2 user id */
 
-    { "fluentai_password_get",
-      "SELECT u.hashed_password"
-      " FROM sessions s JOIN users u ON u.id = s.user_id"
-      " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-      NGX_HTTP_FLUENTAI_SESSION_OK,
-      2, 1 },
+    [NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET] = {
+      .name = "fluentai_password_get",
+      .text =
+        "SELECT u.hashed_password"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK,
+      .nparams = 2, .ncolumns = 1, .readonly = 1 },
 
     /* $1 session id, $2 user id, $3 new hash, $4 the verified hash */
 
-    { "fluentai_password_set",
-      "WITH me AS ("
-      " SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id"
-      " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-      NGX_HTTP_FLUENTAI_SESSION_OK "),"
-      " upd AS ("
-      " UPDATE users SET hashed_password = $3::text, updated_at = now()"
-      " WHERE id = $2::uuid AND hashed_password = $4::text"
-      " AND EXISTS (SELECT 1 FROM me)"
-      " RETURNING id),"
-      " rev AS ("
-      " UPDATE sessions SET revoked_at = now(),"
-      " revoke_reason = 'password_changed'"
-      " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
-      " AND revoked_at IS NULL)"
-      " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
-      4, 0 }
+    [NGX_HTTP_FLUENTAI_SQL_PASSWORD_SET] = {
+      .name = "fluentai_password_set",
+      .text =
+        "WITH me AS ("
+        " SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK "),"
+        " upd AS ("
+        " UPDATE users SET hashed_password = $3::text, updated_at = now()"
+        " WHERE id = $2::uuid AND hashed_password = $4::text"
+        " AND EXISTS (SELECT 1 FROM me)"
+        " RETURNING id),"
+        " rev AS ("
+        " UPDATE sessions SET revoked_at = now(),"
+        " revoke_reason = 'password_changed'"
+        " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
+        " AND revoked_at IS NULL)"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
+      .nparams = 4, .ncolumns = 2, .readonly = 0 }
 };
 
 
 /*
- * A text parameter, copied NUL-terminated into r->pool (libpq reads text
+ * A text parameter, copied NUL-terminated into the pool (libpq reads text
  * parameters up to their NUL); a NULL value is SQL NULL.  An allocation
- * failure marks the query, and the pool answers 500 for it.
+ * failure marks the query: the database layer reports
+ * NGX_HTTP_FLUENTAI_PG_BAD_QUERY for it.
  */
 
 void
-ngx_http_fluentai_param(ngx_http_request_t *r, ngx_http_fluentai_query_t *q,
+ngx_http_fluentai_param(ngx_pool_t *pool, ngx_http_fluentai_query_t *q,
     ngx_uint_t i, const char *value, size_t len)
 {
     u_char  *p;
@@ -157,7 +180,7 @@ ngx_http_fluentai_param(ngx_http_request_t *r, ngx_http_fluentai_query_t *q,
     p = NULL;
 
     if (value) {
-        p = ngx_pnalloc(r->pool, len + 1);
+        p = ngx_pnalloc(pool, len + 1);
         if (p == NULL) {
             q->failed = 1;
             return;
@@ -193,85 +216,13 @@ ngx_http_fluentai_param_bin(ngx_http_fluentai_query_t *q, ngx_uint_t i,
 }
 
 
-ngx_int_t
-ngx_http_fluentai_sqlstate(PGresult *res, const char *state)
-{
-    char  *s;
-
-    s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-    return (s && ngx_strcmp(s, state) == 0) ? 1 : 0;
-}
-
-
 void
-ngx_http_fluentai_param_int(ngx_http_request_t *r,
+ngx_http_fluentai_param_int(ngx_pool_t *pool,
     ngx_http_fluentai_query_t *q, ngx_uint_t i, ngx_int_t value)
 {
     u_char  *p, buf[NGX_INT_T_LEN];
 
     p = ngx_sprintf(buf, "%i", value);
 
-    ngx_http_fluentai_param(r, q, i, (char *) buf, p - buf);
-}
-
-
-/* $1 session id, $2 user id, from the verified access token */
-
-void
-ngx_http_fluentai_param_session(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx)
-{
-    ngx_http_fluentai_param(r, &ctx->query, 0, ctx->claims.sid,
-                            ngx_strlen(ctx->claims.sid));
-    ngx_http_fluentai_param(r, &ctx->query, 1, ctx->claims.sub,
-                            ngx_strlen(ctx->claims.sub));
-}
-
-
-/*
- * The number of rows of a successful result.  A failure is answered here
- * (503 for the pool's, 500 for a query error, logged without parameters)
- * and gives -1, as does a row count other than 1 when exactly_one is set.
- */
-
-ngx_int_t
-ngx_http_fluentai_rows(ngx_http_request_t *r, PGresult *res,
-    ngx_uint_t exactly_one)
-{
-    ngx_int_t                 n;
-    ExecStatusType            st;
-    ngx_http_fluentai_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
-
-    if (res == NULL) {
-        ngx_http_fluentai_pg_fail(r, &ctx->pg);
-        return -1;
-    }
-
-    st = PQresultStatus(res);
-
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fluentai: statement \"%s\" failed: %s",
-                      ngx_http_fluentai_sql[ctx->query.sql].name,
-                      PQresultErrorMessage(res));
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
-        return -1;
-    }
-
-    n = (st == PGRES_TUPLES_OK) ? PQntuples(res) : 0;
-
-    if (exactly_one && n != 1) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fluentai: statement \"%s\" returned %i rows",
-                      ngx_http_fluentai_sql[ctx->query.sql].name, n);
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
-        return -1;
-    }
-
-    return n;
+    ngx_http_fluentai_param(pool, q, i, (char *) buf, p - buf);
 }

@@ -14,7 +14,6 @@
 #include <sys/syscall.h>
 
 
-#define NGX_HTTP_FLUENTAI_DUMMY_PASSWORD  "fluentai-dummy-password"
 #define NGX_HTTP_FLUENTAI_TASK_NICE       10
 
 
@@ -42,7 +41,7 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
                                  sizeof(ngx_http_fluentai_pw_job_t *));
     if (task == NULL) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -53,7 +52,8 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     task->event.data = r;
 
     if (ngx_thread_task_post(ctx->mcf->thread_pool, task) != NGX_OK) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, "overloaded");
+        ngx_http_fluentai_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                               NULL);
         return;
     }
 
@@ -70,6 +70,8 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     ctx->task_timer.data = r;
     ctx->task_timer.log = r->connection->log;
     ngx_add_timer(&ctx->task_timer, 60000);
+
+    ngx_http_fluentai_watch_client(r);
 
     r->main->blocked++;
     r->aio = 1;
@@ -228,30 +230,4 @@ ngx_http_fluentai_job(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     ctx->job = job;
 
     return job;
-}
-
-
-/*
- * Configuration time: a dummy hash with the configured parameters, so a
- * login for an unknown email costs exactly one verify, like any other.
- */
-
-ngx_int_t
-ngx_http_fluentai_password_init(ngx_conf_t *cf,
-    ngx_http_fluentai_main_conf_t *mcf)
-{
-    if (ngx_http_fluentai_password_hash(&mcf->argon2,
-                                        NGX_HTTP_FLUENTAI_DUMMY_PASSWORD,
-                                sizeof(NGX_HTTP_FLUENTAI_DUMMY_PASSWORD) - 1,
-                                        mcf->dummy_hash,
-                                        sizeof(mcf->dummy_hash))
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "fluentai: argon2id hashing failed with the "
-                      "configured parameters");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }

@@ -166,7 +166,7 @@ GET /health
 
 
 
-=== TEST 7: unknown endpoint name
+=== TEST 7: unknown endpoint name: the valid ones, from the endpoint table
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
@@ -176,7 +176,7 @@ GET /health
 GET /x
 --- must_die
 --- error_log
-unknown endpoint "nope"
+unknown endpoint "nope" (expected register, login, refresh, logout, profile, user_profile, change_password or health)
 
 
 
@@ -742,3 +742,19 @@ GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid parameter "size=0"/
+
+
+
+=== TEST 46: fluentai_database_pool queue=0 is refused (it would make every query 503)
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_pool size=2 queue=0;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- config
+    location = /health { fluentai_endpoint health; }
+--- request
+GET /health
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid parameter "queue=0" \(expected size=1\.\.1024 and optional queue=1\.\.1048576\)/
+

@@ -141,6 +141,25 @@ my $config = fluentai_locations() . <<"_EOC_";
     location /open/ {
         proxy_pass http://127.0.0.1:$BACKEND;
     }
+
+    # "satisfy any": the gate's 401 lets another access module grant
+    location /any-allowed/ {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        fluentai_auth_jwt on;
+        proxy_set_header X-User-Id \$fluentai_user_id;
+        proxy_pass http://127.0.0.1:$BACKEND;
+    }
+
+    location /any-denied/ {
+        satisfy any;
+        deny all;
+        fluentai_auth_jwt on;
+        proxy_set_header X-User-Id \$fluentai_user_id;
+        proxy_set_header X-Session-Id \$fluentai_session_id;
+        proxy_pass http://127.0.0.1:$BACKEND;
+    }
 _EOC_
 
 my $ok = start_nginx(
@@ -430,6 +449,39 @@ SKIP: {
         is "@st", '401 200',
            'a POST with a body refused by the gate, then the next request '
            . 'on the same connection';
+    };
+
+    subtest 'gate: "satisfy any" with allow/deny' => sub {
+        my $r = call(GET => '/any-allowed/x');
+        is $r->{status}, 200,
+           'no token, but "allow 127.0.0.1" grants under satisfy any'
+            or diag $r->{body};
+        is $r->{body}, "user= sid=\n", '... and the backend got no user id';
+        ok !exists $r->{headers}{'www-authenticate'},
+           '... and no Bearer challenge';
+        push @passed, $r->{id};
+
+        $r = call(GET => '/any-denied/x');
+        is $r->{status}, 401, 'no token and "deny all": 401';
+        is $r->{headers}{'www-authenticate'}, 'Bearer',
+           '... with the Bearer challenge';
+        is vars_of($r->{id})->{err}, 'not_authenticated',
+           '... and $fluentai_error_code set for an error_page';
+        push @rejected, $r->{id};
+
+        $r = call(GET => '/any-denied/x',
+                  headers => { Authorization => 'Bearer x.y.z' });
+        is $r->{status}, 401, 'a bad token and "deny all": 401';
+        is $r->{headers}{'www-authenticate'}, 'Bearer error="invalid_token"',
+           '... invalid_token challenge';
+        push @rejected, $r->{id};
+
+        $r = call(GET => '/any-denied/x',
+                  headers => { Authorization => "Bearer $login{access}" });
+        is $r->{status}, 200, 'a good token grants under satisfy any';
+        is $r->{body}, "user=$login{uid} sid=$login{sid}\n",
+           '... with the verified ids';
+        push @passed, $r->{id};
     };
 
     subtest 'the backend saw exactly the requests that passed' => sub {

@@ -1,12 +1,12 @@
 # docs/openapi.json against reality.
 #
 # 1. The document against the sources: every endpoint name of the module's
-#    enum table (ngx_http_fluentai_module.c) is an operation, at the path
-#    nginx.conf.example mounts it and with the methods the module serves
-#    (src/ngx_http_fluentai_http.c's route table); every error code the
+#    endpoint table (ngx_http_fluentai_module.c) is an operation, at the
+#    path nginx.conf.example mounts it and with the methods the table
+#    gives it (its Allow header); every error code the
 #    module can emit (the code table in src/ngx_http_fluentai_http.c and
-#    every literal passed to ngx_http_fluentai_fail/send_error, or to the
-#    pool's 503 path, in src/*.c) is in the document with the module's
+#    every literal passed to ngx_http_fluentai_fail in src/*.c) is in
+#    the document with the module's
 #    status and message; every 422 detail type is in its enum; every JSON
 #    body of nginx.conf.example's error_page mappings is a valid Error.
 # 2. Live responses: a real flow through every endpoint (success and
@@ -347,13 +347,17 @@ my $MOD_C  = slurp("$TOP/ngx_http_fluentai_module.c");
 my $HTTP_C = slurp("$TOP/src/ngx_http_fluentai_http.c");
 my $EXAMPLE = slurp("$TOP/nginx.conf.example");
 
-# endpoint names, in enum order
-my ($enum_tbl) = $MOD_C =~ /ngx_http_fluentai_endpoints\[\]\s*=\s*\{(.*?)\n\};/s;
-my @ENDPOINTS = $enum_tbl =~ /ngx_string\("(\w+)"\)\s*,\s*NGX_HTTP_FLUENTAI_EP_/g;
-
-# route table: index 0 is "none", then one row per endpoint
-my ($route_tbl) = $HTTP_C =~ /ngx_http_fluentai_routes\[\]\s*=\s*\{(.*?)\n\};/s;
-my @ALLOW = $route_tbl =~ /"([A-Z, ]+)"\s*\}/g;
+# the endpoint table: names in order, and the Allow header each gets (the
+# module makes it from the methods: GET, HEAD, POST, PUT, then OPTIONS)
+my ($ep_tbl) = $MOD_C =~ /ngx_http_fluentai_endpoints\[\]\s*=\s*\{(.*?)\n\};/s;
+my (@ENDPOINTS, @ALLOW);
+while (($ep_tbl // '') =~ /\{\s*ngx_string\("(\w+)"\)\s*,\s*([A-Z_|]+)\s*,/g) {
+    my ($name, $m) = ($1, $2);
+    my %has = map { s/^NGX_HTTP_//r => 1 } split /\|/, $m;
+    push @ENDPOINTS, $name;
+    push @ALLOW, join ', ', (grep { $has{$_} } qw(GET HEAD POST PUT)),
+                            'OPTIONS';
+}
 
 # code -> message
 my ($msg_tbl) = $HTTP_C =~ /ngx_http_fluentai_messages\[\]\s*=\s*\{(.*?)\n\};/s;
@@ -380,16 +384,14 @@ my %EMITTED;     # code -> { status => 1 }
 my @DETAIL_TYPES;
 for my $f (glob("$TOP/src/*.c")) {
     my $src = slurp($f);
-    while ($src =~ /ngx_http_fluentai_(?:fail|send_error)\(\s*r\s*,\s*(\w+)\s*,\s*"([a-z_]+)"/g) {
+    while ($src =~ /ngx_http_fluentai_fail\(\s*r\s*,\s*(\w+)\s*,\s*"([a-z_]+)"/g) {
         my ($st, $code) = ($1, $2);
         $st = $STATUS_OF{$st} // $st;
         $EMITTED{$code}{$st} = 1;
     }
-    while ($src =~ /ngx_http_fluentai_pg_unavailable\(\s*\w+\s*,\s*"([a-z_]+)"/g) {
-        $EMITTED{$1}{503} = 1;
-    }
-    while ($src =~ /pr->code\s*=\s*"([a-z_]+)"/g) {
-        $EMITTED{$1}{500} = 1;      # the only such assignment: a failed query
+    # the content handler's refusals: *code = "..."; return STATUS;
+    while ($src =~ /\*code\s*=\s*"([a-z_]+)";\s*return\s+(\w+);/g) {
+        $EMITTED{$1}{ $STATUS_OF{$2} // $2 } = 1;
     }
     push @DETAIL_TYPES, $src =~ /"((?:value|type)_error\.[a-z_.]+)"/g;
 }
@@ -446,7 +448,7 @@ subtest 'document: every endpoint, at its path, with its methods' => sub {
     ok @ENDPOINTS >= 8, 'module endpoint table parsed: @ENDPOINTS'
         or return;
     is scalar(@ALLOW), scalar(@ENDPOINTS),
-       'route table parsed: one Allow string per endpoint';
+       'endpoint table parsed: one Allow string per endpoint';
     for my $i (0 .. $#ENDPOINTS) {
         my $name = $ENDPOINTS[$i];
         my $list = $ops{$name};

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
-# The per-worker PostgreSQL connection pool (src/ngx_http_fluentai_pg.c)
+# The per-worker PostgreSQL connection pool (src/ngx_http_fluentai_pg_*.c)
 # against the real test database: queries, the size bound, an outage and
 # the recovery after it, killed backends, the query timeout, a client that
-# goes away mid-query, the waiting queue, "fluentai_database_prepare off",
+# goes away mid-query or while waiting in the queue, the waiting queue, "fluentai_database_prepare off",
 # reloads with open connections, and the logging during an outage.
 #
 #   t/run-suites t/pool.t
@@ -645,6 +645,51 @@ sub pg_log_since {
 
     locker_stop();
     profile_ok($u, 'queue: after the lock');
+
+    stop_nginx();
+}
+
+# ------------------------- 7b. a client that leaves the queue frees its slot
+#
+# size=1 queue=1: A runs (waiting on the lock), B waits in the queue, B's
+# client closes.  nginx must notice at once (as limit_req and upstream do):
+# B leaves "Writing" and the queue, so C can wait in its place and is
+# served when the lock goes, instead of a 503 "overloaded" for a slot held
+# by nobody.
+
+{
+    my $timeout = $VG ? 60 : 10;
+    start(http => "    fluentai_database_pool size=1 queue=1;\n"
+                  . "    fluentai_database_timeout ${timeout}s;\n")
+        or BAIL_OUT('nginx did not start');
+    settle_backends(0);
+    my $u = new_user('pool-leave');
+    profile_ok($u, 'leave: before');
+    my $mark = error_log_mark();
+
+    locker_start();
+    my $sa = raw_send('/auth/profile', $u);
+    ok wait_until(sub { lock_waiters() >= 1 }, 10 * $F, 0.05),
+        'leave: request A holds the only connection';
+    my $sb = raw_send('/auth/profile', $u);
+    ok wait_until(sub { writing() >= 3 }, 10 * $F, 0.02),
+        'leave: request B waits in the queue';
+    close $sb;
+    ok wait_until(sub { writing() == 2 }, 2 * $F, 0.02),
+        'leave: B\'s client closed: B is gone from "Writing" at once';
+
+    my $sc = raw_send('/auth/profile', $u);
+    ok wait_until(sub { writing() >= 3 }, 10 * $F, 0.02),
+        'leave: request C is in nginx';
+    locker_stop();
+    my $rc = raw_read($sc, 10 * $F);
+    is $rc->{status}, 200, 'leave: C took the freed queue slot and got 200'
+        or diag explain $rc;
+    my $ra = raw_read($sa, 10 * $F);
+    is $ra->{status}, 200, 'leave: A got 200 once the lock went';
+    profile_ok($u, 'leave: after');
+    unlike error_log_since($mark), qr/\[(?:alert|crit|emerg)\]/,
+        'leave: no [alert] in the log';
 
     stop_nginx();
 }

@@ -1,11 +1,7 @@
 
 /*
- * The user endpoints: PUT /user/profile and POST /user/change-password.
- *
- * Validation comes first, so bad input never reaches the database; the
- * profile update is one statement that checks the session and updates;
- * change-password takes two round trips (read the hash with the session
- * check; store the new one and revoke the other sessions in one
+ * POST /user/change-password: two round trips (read the hash with the
+ * session check; store the new one and revoke the other sessions in one
  * statement), with the argon2id work in between on the thread pool.
  */
 
@@ -18,81 +14,6 @@ static void ngx_http_fluentai_password_got(ngx_http_request_t *r,
 static void ngx_http_fluentai_password_hashed(ngx_http_request_t *r);
 static void ngx_http_fluentai_password_stored(ngx_http_request_t *r,
     PGresult *res);
-static void ngx_http_fluentai_param_opt(ngx_http_request_t *r,
-    ngx_uint_t i, ngx_uint_t set, ngx_http_fluentai_vstr_t *v);
-static json_t *ngx_http_fluentai_user_begin(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx);
-
-
-void
-ngx_http_fluentai_profile_update(ngx_http_request_t *r)
-{
-    json_t                              *details;
-    ngx_http_fluentai_ctx_t             *ctx;
-    ngx_http_fluentai_profile_update_t  *p;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
-    p = &ctx->profile;
-
-    details = ngx_http_fluentai_user_begin(r, ctx);
-    if (details == NULL) {
-        return;
-    }
-
-    if (ngx_http_fluentai_validate_profile(ctx->body, details, p)) {
-        ngx_http_fluentai_invalid(r, details);
-        return;
-    }
-
-    json_decref(details);
-
-    ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_PROFILE_UPDATE;
-
-    ngx_http_fluentai_param_session(r, ctx);
-    ngx_http_fluentai_param_opt(r, 2, p->set_name, &p->name);
-    ngx_http_fluentai_param_opt(r, 4, p->set_avatar, &p->avatar);
-    ngx_http_fluentai_param_opt(r, 6, p->set_bio, &p->bio);
-
-    ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
-                               ngx_http_fluentai_user_done);
-}
-
-
-/*
- * Both endpoints start alike: the bearer token (401), then a details array
- * for the body's validation.  NULL: answered.
- */
-
-static json_t *
-ngx_http_fluentai_user_begin(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx)
-{
-    const char  *code;
-
-    code = ngx_http_fluentai_bearer(r, ctx);
-    if (code) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code);
-        return NULL;
-    }
-
-    return ngx_http_fluentai_details(r);
-}
-
-
-/* $i: is the field set, $i+1: its value (NULL clears) */
-
-static void
-ngx_http_fluentai_param_opt(ngx_http_request_t *r, ngx_uint_t i,
-    ngx_uint_t set, ngx_http_fluentai_vstr_t *v)
-{
-    ngx_http_fluentai_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
-
-    ngx_http_fluentai_param(r, &ctx->query, i, set ? "t" : "f", 1);
-    ngx_http_fluentai_param(r, &ctx->query, i + 1, set ? v->data : NULL,
-                            v->len);
-}
 
 
 void
@@ -105,13 +26,14 @@ ngx_http_fluentai_change_password(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
     pw = &ctx->passwords;
 
-    details = ngx_http_fluentai_user_begin(r, ctx);
+    details = ngx_http_fluentai_bearer_details_or_fail(r, ctx);
     if (details == NULL) {
         return;
     }
 
     if (ngx_http_fluentai_validate_password_change(ctx->body, details, pw)) {
-        ngx_http_fluentai_invalid(r, details);
+        ngx_http_fluentai_fail(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                               "validation_failed", details);
         return;
     }
 
@@ -125,9 +47,8 @@ ngx_http_fluentai_change_password(ngx_http_request_t *r)
                       "the new password must differ from the current one",
                       "value_error.same_password");
 
-        ngx_http_finalize_request(r,
-            ngx_http_fluentai_send_error(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
-                                         "same_password", details));
+        ngx_http_fluentai_fail(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                               "same_password", details);
         return;
     }
 
@@ -135,8 +56,7 @@ ngx_http_fluentai_change_password(ngx_http_request_t *r)
 
     ngx_http_fluentai_param_session(r, ctx);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
-                               ngx_http_fluentai_password_got);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_password_got);
 }
 
 
@@ -148,13 +68,14 @@ ngx_http_fluentai_password_got(ngx_http_request_t *r, PGresult *res)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    n = ngx_http_fluentai_rows(r, res, 0);
+    n = ngx_http_fluentai_rows_or_fail(r, res, 0);
     if (n < 0) {
         return;
     }
 
     if (n == 0) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token",
+                               NULL);
         return;
     }
 
@@ -168,7 +89,7 @@ ngx_http_fluentai_password_got(ngx_http_request_t *r, PGresult *res)
            == NULL)
     {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -191,7 +112,7 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
 
     if (job->verified != 1) {
         ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "current_password_incorrect");
+                               "current_password_incorrect", NULL);
         return;
     }
 
@@ -199,7 +120,7 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fluentai: password hashing failed");
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error");
+                               "internal_error", NULL);
         return;
     }
 
@@ -208,12 +129,11 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
     q->sql = NGX_HTTP_FLUENTAI_SQL_PASSWORD_SET;
 
     ngx_http_fluentai_param_session(r, ctx);
-    ngx_http_fluentai_param(r, q, 2, job->out, ngx_strlen(job->out));
-    ngx_http_fluentai_param(r, q, 3, (char *) ctx->old_hash.data,
+    ngx_http_fluentai_param(r->pool, q, 2, job->out, ngx_strlen(job->out));
+    ngx_http_fluentai_param(r->pool, q, 3, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
 
-    ngx_http_fluentai_pg_query(r, &ctx->pg, q,
-                               ngx_http_fluentai_password_stored);
+    ngx_http_fluentai_query(r, ngx_http_fluentai_password_stored);
 }
 
 
@@ -226,14 +146,15 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
 static void
 ngx_http_fluentai_password_stored(ngx_http_request_t *r, PGresult *res)
 {
-    if (ngx_http_fluentai_rows(r, res, 1) != 1) {
+    if (ngx_http_fluentai_rows_or_fail(r, res, 1) != 1) {
         return;
     }
 
     if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
                  PQgetlength(res, 0, 0)) < 1)
     {
-        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token");
+        ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token",
+                               NULL);
         return;
     }
 
@@ -241,7 +162,7 @@ ngx_http_fluentai_password_stored(ngx_http_request_t *r, PGresult *res)
                  PQgetlength(res, 0, 1)) < 1)
     {
         ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED,
-                               "current_password_incorrect");
+                               "current_password_incorrect", NULL);
         return;
     }
 

@@ -1,0 +1,297 @@
+
+/*
+ * The database layer, the pool: a per-worker set of PostgreSQL
+ * connections with an idle cache (most recently used first) and a bounded
+ * wait queue.  Connections are opened lazily, up to "size" per worker; a
+ * caller that finds none free waits in the queue for at most the timeout.
+ * When a connection attempt fails, the pool is "down": callers fail at
+ * once and at most one attempt is made per backoff period (50 ms doubling
+ * up to 500 ms), so a restarted database is used again within a second.
+ *
+ * Callers are told the outcome through their completion callback only;
+ * nothing here knows what a caller is (see ngx_http_fluentai_pg.h).
+ */
+
+
+#include "ngx_http_fluentai_pg_int.h"
+
+
+static void ngx_http_fluentai_pg_grow(ngx_http_fluentai_pg_pool_t *pool);
+static void ngx_http_fluentai_pg_wait_timeout(ngx_event_t *ev);
+static void ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr);
+
+
+static ngx_http_fluentai_pg_pool_t  *ngx_http_fluentai_pg_pool;
+
+
+ngx_int_t
+ngx_http_fluentai_pg_init_worker(ngx_cycle_t *cycle,
+    ngx_http_fluentai_pg_conf_t *conf)
+{
+    ngx_http_fluentai_pg_pool_t  *pool;
+
+    ngx_http_fluentai_pg_pool = NULL;
+
+    if (conf == NULL || conf->conninfo.len == 0) {
+        return NGX_OK;
+    }
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_fluentai_pg_pool_t));
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    pool->conf = conf;
+    pool->log = cycle->log;
+
+    ngx_queue_init(&pool->all);
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->waiting);
+
+    ngx_http_fluentai_pg_pool = pool;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_fluentai_pg_exit_worker(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                  *q;
+    ngx_http_fluentai_pg_pool_t  *pool;
+
+    pool = ngx_http_fluentai_pg_pool;
+
+    if (pool == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&pool->all)) {
+        q = ngx_queue_head(&pool->all);
+        ngx_http_fluentai_pg_close(
+            ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, all));
+    }
+
+    ngx_http_fluentai_pg_pool = NULL;
+}
+
+
+/*
+ * Runs query q; done(data, rc, res) is called exactly once: with
+ * NGX_HTTP_FLUENTAI_PG_OK and the result, or with the kind of failure and
+ * no result.  done may be called before this function returns.
+ */
+
+void
+ngx_http_fluentai_pg_query(ngx_http_fluentai_pg_req_t *pr,
+    ngx_http_fluentai_query_t *q, ngx_log_t *log,
+    ngx_http_fluentai_pg_done_pt done, void *data)
+{
+    pr->query = q;
+    pr->done = done;
+    pr->data = data;
+    pr->log = log;
+    pr->conn = NULL;
+    pr->retried = 0;
+    pr->waiting = 0;
+
+    if (q->failed) {
+        ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_BAD_QUERY, NULL);
+        return;
+    }
+
+    if (ngx_http_fluentai_pg_pool == NULL) {
+        ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_UNAVAILABLE,
+                                    NULL);
+        return;
+    }
+
+    ngx_http_fluentai_pg_submit(ngx_http_fluentai_pg_pool, pr);
+}
+
+
+/* the caller is going away: leave the queue, orphan the connection */
+
+void
+ngx_http_fluentai_pg_cancel(ngx_http_fluentai_pg_req_t *pr)
+{
+    ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool, pr);
+
+    if (pr->conn) {
+        pr->conn->req = NULL;
+        pr->conn = NULL;
+    }
+}
+
+
+void
+ngx_http_fluentai_pg_submit(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr)
+{
+    ngx_queue_t                  *q;
+    ngx_http_fluentai_pg_conn_t  *conn;
+
+    if (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        conn = ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, idle);
+        ngx_http_fluentai_pg_run(conn, pr);
+        return;
+    }
+
+    if (pool->down && pool->connecting == 0
+        && (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) > 0)
+    {
+        ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_UNAVAILABLE,
+                                    NULL);
+        return;
+    }
+
+    if (pool->nwaiting >= pool->conf->queue) {
+        ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_OVERLOADED,
+                                    NULL);
+        return;
+    }
+
+    ngx_queue_insert_tail(&pool->waiting, &pr->queue);
+    pool->nwaiting++;
+    pr->waiting = 1;
+
+    pr->timer.handler = ngx_http_fluentai_pg_wait_timeout;
+    pr->timer.data = pr;
+    pr->timer.log = pr->log;
+    ngx_add_timer(&pr->timer, pool->conf->timeout);
+
+    ngx_http_fluentai_pg_grow(pool);
+}
+
+
+static void
+ngx_http_fluentai_pg_grow(ngx_http_fluentai_pg_pool_t *pool)
+{
+    if (pool->nconns >= pool->conf->size
+        || pool->connecting >= pool->nwaiting)
+    {
+        return;
+    }
+
+    if (pool->down
+        && (pool->connecting > 0
+            || (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) > 0))
+    {
+        return;
+    }
+
+    ngx_http_fluentai_pg_connect(pool);
+}
+
+
+/* hand idle connections to waiting callers */
+
+void
+ngx_http_fluentai_pg_dispatch(ngx_http_fluentai_pg_pool_t *pool)
+{
+    ngx_queue_t                  *q;
+    ngx_http_fluentai_pg_req_t   *pr;
+    ngx_http_fluentai_pg_conn_t  *conn;
+
+    while (!ngx_queue_empty(&pool->idle) && !ngx_queue_empty(&pool->waiting))
+    {
+        q = ngx_queue_head(&pool->waiting);
+        pr = ngx_queue_data(q, ngx_http_fluentai_pg_req_t, queue);
+
+        ngx_http_fluentai_pg_unwait(pool, pr);
+
+        q = ngx_queue_head(&pool->idle);
+        conn = ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, idle);
+
+        ngx_http_fluentai_pg_run(conn, pr);
+    }
+
+    if (!ngx_queue_empty(&pool->waiting)) {
+        /* a connection may have been closed: replace it */
+        ngx_http_fluentai_pg_grow(pool);
+        return;
+    }
+
+    if (ngx_exiting || ngx_terminate) {
+        while (!ngx_queue_empty(&pool->idle)) {
+            q = ngx_queue_head(&pool->idle);
+            ngx_http_fluentai_pg_close(
+                ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, idle));
+        }
+    }
+}
+
+
+static void
+ngx_http_fluentai_pg_wait_timeout(ngx_event_t *ev)
+{
+    ngx_http_fluentai_pg_req_t  *pr;
+
+    pr = ev->data;
+
+    ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool, pr);
+
+    /* once a second at most, however many requests time out */
+
+    if (ngx_time() != ngx_http_fluentai_pg_pool->wait_logged) {
+        ngx_http_fluentai_pg_pool->wait_logged = ngx_time();
+
+        ngx_log_error(NGX_LOG_WARN, ngx_http_fluentai_pg_pool->log, 0,
+                      "fluentai: no database connection within %M ms, "
+                      "%ui requests waiting",
+                      ngx_http_fluentai_pg_pool->conf->timeout,
+                      ngx_http_fluentai_pg_pool->nwaiting);
+    }
+
+    ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_UNAVAILABLE,
+
+                                NULL);
+}
+
+
+/* nothing left to wait for: every waiting caller fails at once */
+
+void
+ngx_http_fluentai_pg_fail_waiting(ngx_http_fluentai_pg_pool_t *pool)
+{
+    ngx_queue_t                 *q;
+    ngx_http_fluentai_pg_req_t  *pr;
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        q = ngx_queue_head(&pool->waiting);
+        pr = ngx_queue_data(q, ngx_http_fluentai_pg_req_t, queue);
+
+        ngx_http_fluentai_pg_unwait(pool, pr);
+
+        ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_UNAVAILABLE,
+                                    NULL);
+    }
+}
+
+
+void
+ngx_http_fluentai_pg_finish(ngx_http_fluentai_pg_req_t *pr, ngx_int_t rc,
+    PGresult *res)
+{
+    pr->done(pr->data, rc, res);
+}
+
+
+/* out of the wait queue, its timer gone */
+
+static void
+ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr)
+{
+    if (pr->waiting) {
+        ngx_queue_remove(&pr->queue);
+        pool->nwaiting--;
+        pr->waiting = 0;
+    }
+
+    if (pr->timer.timer_set) {
+        ngx_del_timer(&pr->timer);
+    }
+}
