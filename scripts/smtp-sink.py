@@ -19,6 +19,7 @@ import argparse
 import email
 import email.policy
 import json
+import logging
 import os
 import re
 import signal
@@ -88,6 +89,9 @@ def authenticator(user, password):
 
 
 def main():
+    # aiosmtpd 1.4 logs a warning about its own use of a deprecated
+    # attribute on every AUTH
+    logging.getLogger('mail.log').setLevel(logging.ERROR)
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--listen', default='127.0.0.1:2525')
     ap.add_argument('--dir', required=True)
