@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_fluentai_pg.h"
 #include "ngx_http_fluentai_mail_msg.h"
 #include "ngx_http_fluentai_mail_token.h"
 #include "ngx_http_fluentai_smtp.h"
@@ -51,9 +52,9 @@ extern ngx_module_t  ngx_http_fluentai_mail_module;
 extern const char   *ngx_http_fluentai_mail_kinds[2];
 
 
-/* the outbox sender, one per worker */
+/* the outbox sender: one per server, in worker 0 */
 ngx_int_t ngx_http_fluentai_outbox_init(ngx_cycle_t *cycle,
-    ngx_http_fluentai_mail_conf_t *mcf);
+    ngx_http_fluentai_mail_conf_t *mcf, ngx_http_fluentai_pg_conf_t *db);
 void ngx_http_fluentai_outbox_exit(ngx_cycle_t *cycle);
 void ngx_http_fluentai_outbox_kick(void);
 

@@ -710,7 +710,7 @@ ngx_http_fluentai_mail_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_fluentai_outbox_init(cycle, mcf);
+    return ngx_http_fluentai_outbox_init(cycle, mcf, &fcf->db);
 }
 
 

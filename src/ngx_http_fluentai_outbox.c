@@ -1,7 +1,9 @@
 
 /*
- * The outbox sender: one per worker, delivering the rows of
- * fluentai_mail_outbox one at a time through the SMTP client.
+ * The outbox sender: one per server (in worker 0), delivering the rows of
+ * fluentai_mail_outbox one at a time through the SMTP client, with a
+ * database pool of its own (one connection), so that it never takes a
+ * connection or a queue place from requests.
  *
  *   claim a due row (FOR UPDATE SKIP LOCKED; next_attempt_at moved past
  *   the session: a lease) -> build the message -> SMTP -> record sent,
@@ -26,15 +28,20 @@
 #define NGX_HTTP_FLUENTAI_OUTBOX_SENDING    2
 #define NGX_HTTP_FLUENTAI_OUTBOX_RECORDING  3
 
-#define NGX_HTTP_FLUENTAI_OUTBOX_POLL       2000    /* ms, when idle */
+#define NGX_HTTP_FLUENTAI_OUTBOX_POLL       1000    /* ms, when idle */
 #define NGX_HTTP_FLUENTAI_OUTBOX_RECORD     1000    /* ms, record retry */
 #define NGX_HTTP_FLUENTAI_OUTBOX_ERROR_MAX  200
+
+/* the sender's connection in pg_stat_activity (the last keyword wins) */
+#define NGX_HTTP_FLUENTAI_OUTBOX_APP        " application_name='fluentai-mail'"
 
 
 typedef struct {
     ngx_http_fluentai_mail_conf_t  *mcf;
     ngx_log_t                      *log;
     ngx_event_t                     timer;
+    ngx_http_fluentai_pg_conf_t     db;
+    ngx_http_fluentai_pg_pool_t    *db_pool;
     ngx_http_fluentai_pg_req_t      pr;
     ngx_http_fluentai_query_t       query;
     ngx_pool_t                     *pool;       /* one message's */
@@ -83,9 +90,13 @@ static ngx_http_fluentai_outbox_t  *ngx_http_fluentai_outbox;
 
 ngx_int_t
 ngx_http_fluentai_outbox_init(ngx_cycle_t *cycle,
-    ngx_http_fluentai_mail_conf_t *mcf)
+    ngx_http_fluentai_mail_conf_t *mcf, ngx_http_fluentai_pg_conf_t *db)
 {
     ngx_http_fluentai_outbox_t  *ob;
+
+    if (ngx_worker != 0) {
+        return NGX_OK;
+    }
 
     ob = ngx_pcalloc(cycle->pool, sizeof(ngx_http_fluentai_outbox_t));
     if (ob == NULL) {
@@ -94,6 +105,27 @@ ngx_http_fluentai_outbox_init(ngx_cycle_t *cycle,
 
     ob->qpool = ngx_create_pool(512, cycle->log);
     if (ob->qpool == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* one query at a time: one connection, one waiting place */
+
+    ob->db = *db;
+    ob->db.size = 1;
+    ob->db.queue = 1;
+
+    ob->db.conninfo.len = db->conninfo.len
+                          + sizeof(NGX_HTTP_FLUENTAI_OUTBOX_APP) - 1;
+    ob->db.conninfo.data = ngx_pnalloc(cycle->pool, ob->db.conninfo.len + 1);
+    if (ob->db.conninfo.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ob->db.conninfo.data, "%V%s%Z", &db->conninfo,
+                NGX_HTTP_FLUENTAI_OUTBOX_APP);
+
+    ob->db_pool = ngx_http_fluentai_pg_pool_create(cycle, &ob->db);
+    if (ob->db_pool == NULL) {
         return NGX_ERROR;
     }
 
@@ -139,6 +171,7 @@ ngx_http_fluentai_outbox_exit(ngx_cycle_t *cycle)
     }
 
     ngx_http_fluentai_pg_cancel(&ob->pr);
+    ngx_http_fluentai_pg_pool_destroy(ob->db_pool);
 
     if (ob->timer.timer_set) {
         ngx_del_timer(&ob->timer);
@@ -149,7 +182,7 @@ ngx_http_fluentai_outbox_exit(ngx_cycle_t *cycle)
 }
 
 
-/* a request queued a mail: look at the outbox now */
+/* a request queued a mail: look at the outbox now (in worker 0) */
 
 void
 ngx_http_fluentai_outbox_kick(void)
@@ -199,8 +232,9 @@ ngx_http_fluentai_outbox_tick(ngx_event_t *ev)
     ngx_http_fluentai_param_int(ob->qpool, &ob->query, 0,
                         ngx_http_fluentai_outbox_lease(ob->mcf));
 
-    ngx_http_fluentai_pg_query(&ob->pr, &ob->query, ob->log,
-                               ngx_http_fluentai_outbox_claimed, ob);
+    ngx_http_fluentai_pg_pool_query(ob->db_pool, &ob->pr, &ob->query,
+                                    ob->log, ngx_http_fluentai_outbox_claimed,
+                                    ob);
 }
 
 
@@ -501,8 +535,8 @@ ngx_http_fluentai_outbox_record(ngx_http_fluentai_outbox_t *ob)
                             ob->error.len ? (char *) ob->error.data : NULL,
                             ob->error.len);
 
-    ngx_http_fluentai_pg_query(&ob->pr, q, ob->log,
-                               ngx_http_fluentai_outbox_recorded, ob);
+    ngx_http_fluentai_pg_pool_query(ob->db_pool, &ob->pr, q, ob->log,
+                                    ngx_http_fluentai_outbox_recorded, ob);
 }
 
 
@@ -575,10 +609,10 @@ ngx_http_fluentai_outbox_idle(ngx_http_fluentai_outbox_t *ob,
 }
 
 
-/* longer than any SMTP session: each of its ~10 steps is bounded */
+/* longer than any SMTP session: each of its <= 12 steps is bounded */
 
 static time_t
 ngx_http_fluentai_outbox_lease(ngx_http_fluentai_mail_conf_t *mcf)
 {
-    return ngx_max(60, (time_t) (12 * mcf->smtp.timeout / 1000));
+    return ngx_max(5, (time_t) (12 * mcf->smtp.timeout / 1000));
 }

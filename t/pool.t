@@ -119,6 +119,7 @@ sub module_backends {
            AND pid <> pg_backend_pid()
            AND application_name NOT LIKE 'fluentai-test-%'
            AND application_name <> 'psql'
+           AND application_name <> 'fluentai-mail'  -- the mail sender's own
          ORDER BY pid});
     return map { [split /\|/, $_, -1] } grep { length } split /\n/, $out;
 }
