@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -Wall -Wextra
 FUZZ_BUILD   := $(BUILD)/fuzz
-FUZZ_TARGETS := json jwt bearer refresh argon2_parse
+FUZZ_TARGETS := json jwt bearer refresh argon2_parse mail
 
 FUZZ_SRCS_json         := src/ngx_http_fluentai_validate.c
 FUZZ_SRCS_jwt          := src/ngx_http_fluentai_jwt.c
@@ -18,6 +18,7 @@ FUZZ_SRCS_bearer       := src/ngx_http_fluentai_jwt.c
 FUZZ_SRCS_refresh      := src/ngx_http_fluentai_token.c \
                           src/ngx_http_fluentai_jwt.c
 FUZZ_SRCS_argon2_parse := src/ngx_http_fluentai_password.c
+FUZZ_SRCS_mail         := src/ngx_http_fluentai_mail_msg.c
 FUZZ_LIBS              := -ljansson -lcrypto -largon2 -lcrypt
 
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))

@@ -16,7 +16,7 @@
 
 #define NGX_HTTP_FLUENTAI_MAIL_WORD_BYTES   42    /* 56 base64 chars */
 #define NGX_HTTP_FLUENTAI_MAIL_BODY_BYTES   57    /* 76 base64 chars */
-#define NGX_HTTP_FLUENTAI_MAIL_PLAIN_MAX    70
+#define NGX_HTTP_FLUENTAI_MAIL_PLAIN_MAX    69    /* "Subject: " + 69 = 78 */
 
 
 typedef struct {
@@ -371,6 +371,25 @@ ngx_http_fluentai_mail_split(const char *s, size_t len,
 }
 
 
+/* whether part (not NUL-terminated) contains the string */
+
+static int
+ngx_http_fluentai_mail_has(ngx_http_fluentai_mstr_t *part, const char *str)
+{
+    size_t  i, n;
+
+    n = strlen(str);
+
+    for (i = 0; i + n <= part->len; i++) {
+        if (memcmp(part->data + i, str, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 const char *
 ngx_http_fluentai_mail_template_check(const char *s, size_t len)
 {
@@ -394,7 +413,7 @@ ngx_http_fluentai_mail_template_check(const char *s, size_t len)
         return "empty subject";
     }
 
-    if (body.len < 8 || strstr(body.data, "{{link}}") == NULL) {
+    if (!ngx_http_fluentai_mail_has(&body, "{{link}}")) {
         return "the body does not contain {{link}}";
     }
 
