@@ -12,10 +12,13 @@ can click through password reset and email verification.
 
 Options for the tests: --tls-cert/--tls-key offer STARTTLS, --auth
 USER:PASSWORD requires AUTH (after STARTTLS), --reject-rcpt SUBSTRING
-answers 550 to matching recipients.  Stops on SIGTERM/SIGINT.
+answers 550 to matching recipients, --delay-first SECONDS stores the first
+message and waits that long before accepting it (a sender that dies
+meanwhile sends it again: at-least-once).  Stops on SIGTERM/SIGINT.
 """
 
 import argparse
+import asyncio
 import email
 import email.policy
 import json
@@ -33,9 +36,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
-    def __init__(self, directory, reject, quiet):
+    def __init__(self, directory, reject, quiet, delay_first=0):
         self.dir = directory
         self.reject = reject
+        self.delay_first = delay_first
         self.quiet = quiet
         self.seq = 0
         self.lock = threading.Lock()
@@ -59,6 +63,9 @@ class Sink:
         os.rename(path + '.tmp', path + '.eml')
         if not self.quiet:
             self.show(envelope, path + '.eml')
+        if self.delay_first:
+            delay, self.delay_first = self.delay_first, 0
+            await asyncio.sleep(delay)
         return '250 2.0.0 stored as %s' % base
 
     @staticmethod
@@ -99,6 +106,7 @@ def main():
     ap.add_argument('--tls-key')
     ap.add_argument('--auth')
     ap.add_argument('--reject-rcpt')
+    ap.add_argument('--delay-first', type=float, default=0)
     ap.add_argument('--pid-file')
     ap.add_argument('--quiet', action='store_true')
     a = ap.parse_args()
@@ -119,7 +127,8 @@ def main():
     else:
         kw['auth_require_tls'] = True
 
-    ctl = Controller(Sink(a.dir, a.reject_rcpt, a.quiet), hostname=host,
+    ctl = Controller(Sink(a.dir, a.reject_rcpt, a.quiet, a.delay_first),
+                     hostname=host,
                      port=int(port), server_hostname='fluentai-sink', **kw)
     ctl.start()
 

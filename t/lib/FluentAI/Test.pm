@@ -99,6 +99,10 @@ my @Endpoints = (
     ['/user/profile',         'user_profile'],
     ['/user/change-password', 'change_password'],
     ['/health',               'health'],
+    ['/auth/forgot-password',     'forgot_password'],
+    ['/auth/reset-password',      'reset_password'],
+    ['/auth/verify-email',        'verify_email'],
+    ['/auth/resend-verification', 'resend_verification'],
 );
 
 sub fluentai_locations {
