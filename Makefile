@@ -6,14 +6,20 @@ TOP        := $(abspath .)
 BUILD      := $(TOP)/build
 NGX_SRC    ?= /usr/share/nginx/src
 MODULE     := $(BUILD)/ngx_http_fluentai_module.so
-MOD_SRCS   := ngx_http_fluentai_module.c $(wildcard src/*.c src/*.h)
+# src/sources.sh is the one list of files (config and fuzz/fuzz.mk too)
+sources     = $(shell . $(TOP)/src/sources.sh && echo $$$(1))
+PURE_SRCS  := $(call sources,FLUENTAI_PURE_SRCS)
+MOD_SRCS   := $(call sources,FLUENTAI_HTTP_SRCS) \
+              $(call sources,FLUENTAI_PG_SRCS) $(PURE_SRCS) \
+              $(call sources,FLUENTAI_MAIL_SRCS) \
+              $(call sources,FLUENTAI_HDRS) src/sources.sh
 
 .PHONY: all build
 all: build
 build: $(MODULE)
 
 # configure runs once, and again only when `config` changes
-$(BUILD)/nginx/objs/Makefile: config | $(NGX_SRC)/configure
+$(BUILD)/nginx/objs/Makefile: config src/sources.sh | $(NGX_SRC)/configure
 	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)/nginx
 	cp -a $(NGX_SRC)/. $(BUILD)/nginx/
 	cd $(BUILD)/nginx && . ./conf_flags && ./configure \
@@ -32,9 +38,7 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 # TEST_NGINX_* variables (USE_VALGRIND, USE_HUP, ...) pass through the
 # environment to the suites.
 
-UNIT_LIB_SRCS := src/ngx_http_fluentai_jwt.c src/ngx_http_fluentai_token.c \
-                 src/ngx_http_fluentai_password.c src/ngx_http_fluentai_validate.c \
-                 src/ngx_http_fluentai_mail_msg.c src/ngx_http_fluentai_mail_token.c
+UNIT_LIB_SRCS := $(PURE_SRCS)
 UNIT_TESTS    := $(wildcard t/unit/*_test.c)
 UNIT_BINS     := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_TESTS))
 UNIT_CFLAGS   ?= -std=gnu99 -Wall -Wextra -Werror -g
@@ -45,9 +49,9 @@ UNIT_LIBS     := -ljansson -lcrypto -largon2 -lcrypt
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/unit/%: t/unit/%.c $(UNIT_LIB_SRCS) $(wildcard src/*.h t/unit/*.h)
+$(BUILD)/unit/%: t/unit/%.c t/unit/unit.h $(UNIT_LIB_SRCS) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)/unit
-	gcc $(UNIT_CFLAGS) -Isrc -It/unit $< $(UNIT_LIB_SRCS) $(UNIT_LIBS) -o $@
+	gcc $(UNIT_CFLAGS) -Isrc $< $(UNIT_LIB_SRCS) $(UNIT_LIBS) -o $@
 
 unit: $(UNIT_BINS)
 ifeq ($(strip $(UNIT_TESTS)),)

@@ -63,19 +63,10 @@ need "$NGINX" "make deps"
 [ -f "$MODULE" ] || die "$MODULE not built (make build)"
 [ -x "$ARGON2_RATE" ] || die "$ARGON2_RATE not built (make bench builds it)"
 
-as_postgres() {
-    if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+# initdb, start, stop: the same as t/run-suites and scripts/run.sh
+. "$TOP/scripts/pg.sh"
 
-free_port() {
-    perl -MIO::Socket::INET -e \
-        'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                     LocalPort => 0)->sockport, "\n"'
-}
+free_port() { fluentai_free_port; }
 
 # ---------------------------------------------------------------------------
 # state, cleanup
@@ -110,8 +101,7 @@ cleanup() {
         fi
     fi
     if [ "$PG_STARTED" = 1 ]; then
-        as_postgres "$PG_BIN/pg_ctl" -D "$D/pg/data" -m fast -w stop \
-            >/dev/null 2>&1 || true
+        fluentai_pg_stop "$D/pg/data" fast
     fi
     if [ -n "$D" ] && [ -d "$D" ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
         rm -rf "$D"
@@ -145,9 +135,7 @@ elapsed() { echo $((SECONDS - T0)); }
 
 PGPORT_B=$(free_port)
 log "PostgreSQL: initdb in $D/pg (fsync=$FSYNC)"
-as_postgres "$PG_BIN/initdb" -D "$D/pg/data" -A trust -U postgres \
-    --encoding UTF8 --locale C >"$D/pg/initdb.log" 2>&1 \
-    || { cat "$D/pg/initdb.log" >&2; die "initdb failed"; }
+fluentai_pg_init "$D/pg/data" "$D/pg/initdb.log" || die "initdb failed"
 PG_OPTS="-c listen_addresses= -c port=$PGPORT_B"
 PG_OPTS+=" -c unix_socket_directories=$D/pg/sock -c fsync=$FSYNC"
 PG_OPTS+=" -c max_connections=300"
@@ -155,9 +143,8 @@ record "# setup (as postgres): initdb, start, schema"
 record "$PG_BIN/initdb -D $D/pg/data -A trust -U postgres --encoding UTF8 --locale C"
 record "$PG_BIN/pg_ctl -D $D/pg/data -w -l $D/pg/pg.log -o '$PG_OPTS' start"
 PG_STARTED=1
-as_postgres "$PG_BIN/pg_ctl" -D "$D/pg/data" -w -t 60 -l "$D/pg/pg.log" \
-    -o "$PG_OPTS" start >/dev/null \
-    || { cat "$D/pg/pg.log" >&2; die "PostgreSQL failed to start"; }
+fluentai_pg_start "$D/pg/data" "$D/pg/pg.log" "$PG_OPTS" \
+    || die "PostgreSQL failed to start"
 
 DB=fluentai_bench
 CONNINFO="host=$D/pg/sock port=$PGPORT_B dbname=$DB user=postgres"

@@ -12,14 +12,9 @@ FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_TARGETS := json jwt bearer refresh argon2_parse mail
 
-FUZZ_SRCS_json         := src/ngx_http_fluentai_validate.c
-FUZZ_SRCS_jwt          := src/ngx_http_fluentai_jwt.c
-FUZZ_SRCS_bearer       := src/ngx_http_fluentai_jwt.c
-FUZZ_SRCS_refresh      := src/ngx_http_fluentai_token.c \
-                          src/ngx_http_fluentai_jwt.c
-FUZZ_SRCS_argon2_parse := src/ngx_http_fluentai_password.c
-FUZZ_SRCS_mail         := src/ngx_http_fluentai_mail_msg.c
-FUZZ_LIBS              := -ljansson -lcrypto -largon2 -lcrypt
+# every target links the pure-C sources (src/sources.sh, as the Makefile)
+FUZZ_SRCS    := $(PURE_SRCS)
+FUZZ_LIBS    := -ljansson -lcrypto -largon2 -lcrypt
 
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
@@ -30,9 +25,9 @@ fuzz-deps:
 
 define FUZZ_RULE
 $(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_$(1).c fuzz/fuzz_common.h \
-        $(FUZZ_SRCS_$(1)) $(wildcard src/*.h) | fuzz-deps
+        $(FUZZ_SRCS) $(wildcard src/*.h) | fuzz-deps
 	@mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $$< $(FUZZ_SRCS_$(1)) $(FUZZ_LIBS) -o $$@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $$< $(FUZZ_SRCS) $(FUZZ_LIBS) -o $$@
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
 

@@ -23,7 +23,8 @@
 static int
 fuzz_token_char(u_char c)
 {
-    return fuzz_b64url_value(c) >= 0 || c == '.' || c == '~' || c == '+'
+    return ngx_http_fluentai_b64url_value(c) >= 0
+           || c == '.' || c == '~' || c == '+'
            || c == '/';
 }
 

@@ -43,68 +43,10 @@ static const u_char  fuzz_jwt_key[48] __attribute__((unused)) = {
 #define FUZZ_JWT_LEEWAY  30
 
 
-static inline int
-fuzz_b64url_value(u_char ch)
-{
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-
-    if (ch == '-') {
-        return 62;
-    }
-
-    if (ch == '_') {
-        return 63;
-    }
-
-    return -1;
-}
-
-
-/* unpadded base64url into dst (4 * len / 3 + 4 bytes); returns length */
-
-static inline size_t
-fuzz_b64url_encode(const u_char *src, size_t len, u_char *dst)
-{
-    size_t         i, n;
-    uint32_t       v;
-    static const char  a[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-    n = 0;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        v = ((uint32_t) src[i] << 16) | ((uint32_t) src[i + 1] << 8)
-            | src[i + 2];
-        dst[n++] = a[(v >> 18) & 63];
-        dst[n++] = a[(v >> 12) & 63];
-        dst[n++] = a[(v >> 6) & 63];
-        dst[n++] = a[v & 63];
-    }
-
-    if (len - i == 1) {
-        v = (uint32_t) src[i] << 16;
-        dst[n++] = a[(v >> 18) & 63];
-        dst[n++] = a[(v >> 12) & 63];
-
-    } else if (len - i == 2) {
-        v = ((uint32_t) src[i] << 16) | ((uint32_t) src[i + 1] << 8);
-        dst[n++] = a[(v >> 18) & 63];
-        dst[n++] = a[(v >> 12) & 63];
-        dst[n++] = a[(v >> 6) & 63];
-    }
-
-    return n;
-}
+/*
+ * base64url: the targets use the module's own (ngx_http_fluentai_b64url_*
+ * in src/ngx_http_fluentai_jwt.c), linked into each target that needs it.
+ */
 
 
 /* an exact-size heap copy, so ASan sees any read past the end */

@@ -86,7 +86,7 @@ fuzz_b64url_decode(const u_char *s, size_t len, u_char *dst)
     acc = 0;
 
     for (i = 0; i < len; i++) {
-        v = fuzz_b64url_value(s[i]);
+        v = ngx_http_fluentai_b64url_value(s[i]);
         if (v < 0) {
             return -1;
         }
@@ -109,7 +109,9 @@ fuzz_b64url_decode(const u_char *s, size_t len, u_char *dst)
         dst[n++] = (u_char) (acc >> 2);
     }
 
-    if (fuzz_b64url_encode(dst, n, re) != len || memcmp(re, s, len) != 0) {
+    if (ngx_http_fluentai_b64url_encode(dst, n, re) != len
+        || memcmp(re, s, len) != 0)
+    {
         return -1;
     }
 
@@ -415,11 +417,12 @@ fuzz_mode_json(const uint8_t *data, size_t size)
     z = memchr(data, '\0', size);
     hl = z ? (size_t) (z - data) : size;
 
-    n = fuzz_b64url_encode(data, hl, t);
+    n = ngx_http_fluentai_b64url_encode(data, hl, t);
     t[n++] = '.';
 
     if (z != NULL) {
-        n += fuzz_b64url_encode(z + 1, size - hl - 1, t + n);
+        n += ngx_http_fluentai_b64url_encode(z + 1, size - hl - 1,
+                                             t + n);
     }
 
     fuzz_verify(t, fuzz_sign(t, n));

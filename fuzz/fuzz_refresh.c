@@ -17,6 +17,7 @@
 
 #include "fuzz_common.h"
 #include "ngx_http_fluentai_token.h"
+#include "ngx_http_fluentai_jwt.h"
 
 
 static int
@@ -35,7 +36,7 @@ fuzz_ref_decode(const u_char *s, size_t len)
     acc = 0;
 
     for (i = 0; i < len; i++) {
-        v = fuzz_b64url_value(s[i]);
+        v = ngx_http_fluentai_b64url_value(s[i]);
         if (v < 0) {
             return -1;
         }
@@ -59,7 +60,9 @@ fuzz_ref_decode(const u_char *s, size_t len)
         abort();
     }
 
-    if (fuzz_b64url_encode(raw, 32, re) != 43 || memcmp(re, s, 43) != 0) {
+    if (ngx_http_fluentai_b64url_encode(raw, 32, re) != 43
+        || memcmp(re, s, 43) != 0)
+    {
         return -1;
     }
 

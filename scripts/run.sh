@@ -38,20 +38,15 @@ SMTP_PORT=
 log() { echo "run: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-as_postgres() {
-    if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+# initdb, start, stop: the same as t/run-suites and bench/run.sh
+. "$TOP/scripts/pg.sh"
 
 port_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 pg_running() {
-    as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_RUN" status >/dev/null 2>&1
+    fluentai_pg_running "$PGDATA_RUN"
 }
 
 pg_port() {
@@ -77,9 +72,8 @@ pg_start() {
         mkdir -p "$PGDATA_RUN"
         [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDATA_RUN"
         chmod 0700 "$PGDATA_RUN"
-        as_postgres "$PG_BIN/initdb" -D "$PGDATA_RUN" -A trust -U postgres \
-            --encoding UTF8 --locale C >"$RUN/initdb.log" 2>&1 \
-            || { cat "$RUN/initdb.log" >&2; die "initdb failed"; }
+        fluentai_pg_init "$PGDATA_RUN" "$RUN/initdb.log" \
+            || die "initdb failed"
     fi
     mkdir -p "$PGSOCK"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGSOCK"
@@ -88,16 +82,14 @@ pg_start() {
     else
         local port=${PGPORT_RUN:-5433}
         if ! port_free "$port"; then
-            port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+            port=$(fluentai_free_port)
         fi
         touch "$RUN/postgres.log"
         [ "$(id -u)" = 0 ] && chown postgres:postgres "$RUN/postgres.log"
         PG_STARTED_HERE=1
-        as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_RUN" -w -t 60 \
-            -l "$RUN/postgres.log" \
-            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$PGSOCK" \
-            start >/dev/null \
-            || { tail -20 "$RUN/postgres.log" >&2; die "PostgreSQL failed to start"; }
+        fluentai_pg_start "$PGDATA_RUN" "$RUN/postgres.log" \
+            "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$PGSOCK" \
+            || die "PostgreSQL failed to start"
         log "PostgreSQL on $PGSOCK and 127.0.0.1:$port"
     fi
     local base="host=$PGSOCK port=$(pg_port) user=postgres"
@@ -114,8 +106,7 @@ pg_stop() {
     if [ "$PG_STARTED_HERE" = 1 ]; then
         PG_STARTED_HERE=0
         log "stopping PostgreSQL"
-        as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_RUN" -m fast -w stop \
-            >/dev/null 2>&1 || true
+        fluentai_pg_stop "$PGDATA_RUN" fast
     fi
 }
 

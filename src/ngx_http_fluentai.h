@@ -124,26 +124,41 @@ typedef struct {
 extern ngx_module_t  ngx_http_fluentai_module;
 
 
-/* http.c: the content handler, the one way to answer, bearer, variables */
+/* adds a response header (key and value are not copied) */
+
+static ngx_inline ngx_int_t
+ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+/* http.c: the content handler, the one way to answer, variables */
 ngx_int_t ngx_http_fluentai_handler(ngx_http_request_t *r);
 ngx_http_fluentai_ctx_t *ngx_http_fluentai_ctx(ngx_http_request_t *r);
 void ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj);
 void ngx_http_fluentai_fail(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, json_t *details);
-ngx_int_t ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
-    u_char *value, size_t len);
 ngx_int_t ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 json_t *ngx_http_fluentai_detail(const char *field, const char *msg,
     const char *type);
 json_t *ngx_http_fluentai_details_or_fail(ngx_http_request_t *r);
-const char *ngx_http_fluentai_bearer(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx);
-ngx_int_t ngx_http_fluentai_bearer_or_fail(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx);
-json_t *ngx_http_fluentai_bearer_details_or_fail(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx);
 void ngx_http_fluentai_watch_client(ngx_http_request_t *r);
 ngx_int_t ngx_http_fluentai_add_variables(ngx_conf_t *cf);
 
@@ -176,7 +191,13 @@ ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
 /* gate.c: "fluentai_auth_jwt" for other locations */
 ngx_int_t ngx_http_fluentai_access_handler(ngx_http_request_t *r);
 
-/* session.c: tokens and the response bodies that carry them */
+/* session.c: the bearer token, new tokens, the bodies that carry them */
+const char *ngx_http_fluentai_bearer(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
+ngx_int_t ngx_http_fluentai_bearer_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
+json_t *ngx_http_fluentai_bearer_details_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
 ngx_int_t ngx_http_fluentai_new_refresh_token(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
 json_t *ngx_http_fluentai_token_body(ngx_http_request_t *r,

@@ -73,11 +73,17 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    if (ctx->job->hashed != 0
-        || ngx_http_fluentai_new_refresh_token(r, ctx) != NGX_OK)
-    {
+    if (ctx->job->hashed != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fluentai: password hashing failed");
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error", NULL);
+        return;
+    }
+
+    /* logs its own failure */
+
+    if (ngx_http_fluentai_new_refresh_token(r, ctx) != NGX_OK) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "internal_error", NULL);
         return;

@@ -1,7 +1,7 @@
 
 /*
  * The HTTP face of every endpoint: methods, request body, JSON parsing,
- * JSON responses and the one error shape, bearer tokens, variables.
+ * JSON responses and the one error shape, variables.
  */
 
 
@@ -404,27 +404,6 @@ ngx_http_fluentai_body_read(ngx_http_request_t *r, ngx_str_t *out)
 }
 
 
-ngx_int_t
-ngx_http_fluentai_header(ngx_http_request_t *r, const char *key,
-    u_char *value, size_t len)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_fluentai_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj)
@@ -678,55 +657,7 @@ ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
 
 
 /*
- * Verifies the bearer access token, fills ctx->claims and the variables.
- * Returns NULL or the error code to answer with.
- */
-
-const char *
-ngx_http_fluentai_bearer(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx)
-{
-    int              rc;
-    size_t           len;
-    const u_char    *token;
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.authorization;
-
-    if (h == NULL) {
-        return "not_authenticated";
-    }
-
-    if (ngx_http_fluentai_bearer_parse(h->value.data, h->value.len,
-                                       &token, &len)
-        != 0)
-    {
-        return "not_authenticated";
-    }
-
-    rc = ngx_http_fluentai_jwt_verify(ctx->mcf->secret.data,
-                                      ctx->mcf->secret.len, token, len,
-                                      (int64_t) ngx_time(),
-                                      NGX_HTTP_FLUENTAI_JWT_LEEWAY,
-                                      &ctx->claims);
-
-    if (rc == NGX_HTTP_FLUENTAI_JWT_INVALID) {
-        return "invalid_token";
-    }
-
-    ctx->has_bearer = 1;
-
-    if (rc == NGX_HTTP_FLUENTAI_JWT_EXPIRED) {
-        return "token_expired";
-    }
-
-    ngx_http_fluentai_set_ids(r, ctx, ctx->claims.sub, ctx->claims.sid);
-
-    return NULL;
-}
-
-
-/*
- * While the request waits (database queue, query, hash), a client that
+ * While the request waits (database queue, query), a client that
  * closes its connection is noticed, as limit_req and upstream do: nginx
  * then terminates the request, and its cleanup leaves the pool's queue
  * at once (ngx_http_fluentai_ctx_cleanup).  A body still being discarded
@@ -739,40 +670,6 @@ ngx_http_fluentai_watch_client(ngx_http_request_t *r)
     if (r->read_event_handler == ngx_http_block_reading) {
         r->read_event_handler = ngx_http_test_reading;
     }
-}
-
-
-/* NGX_OK: a valid bearer token; NGX_DONE: answered with 401 */
-
-ngx_int_t
-ngx_http_fluentai_bearer_or_fail(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx)
-{
-    const char  *code;
-
-    code = ngx_http_fluentai_bearer(r, ctx);
-    if (code == NULL) {
-        return NGX_OK;
-    }
-
-    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code, NULL);
-
-    return NGX_DONE;
-}
-
-
-/* PUT profile, change password: the bearer (401), then a details array
- * for the body's validation; NULL: answered */
-
-json_t *
-ngx_http_fluentai_bearer_details_or_fail(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx)
-{
-    if (ngx_http_fluentai_bearer_or_fail(r, ctx) != NGX_OK) {
-        return NULL;
-    }
-
-    return ngx_http_fluentai_details_or_fail(r);
 }
 
 

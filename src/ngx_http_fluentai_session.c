@@ -1,12 +1,95 @@
 
 /*
- * Sessions seen from the client: access and refresh tokens, and the
- * response bodies that carry them and the user.
+ * Sessions seen from the client: the bearer access token a request
+ * presents, new access and refresh tokens, and the response bodies that
+ * carry them and the user.
  */
 
 
 #include "ngx_http_fluentai.h"
 
+
+
+/*
+ * Verifies the bearer access token, fills ctx->claims and the variables.
+ * Returns NULL or the error code to answer with.
+ */
+
+const char *
+ngx_http_fluentai_bearer(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx)
+{
+    int              rc;
+    size_t           len;
+    const u_char    *token;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL) {
+        return "not_authenticated";
+    }
+
+    if (ngx_http_fluentai_bearer_parse(h->value.data, h->value.len,
+                                       &token, &len)
+        != 0)
+    {
+        return "not_authenticated";
+    }
+
+    rc = ngx_http_fluentai_jwt_verify(ctx->mcf->secret.data,
+                                      ctx->mcf->secret.len, token, len,
+                                      (int64_t) ngx_time(),
+                                      NGX_HTTP_FLUENTAI_JWT_LEEWAY,
+                                      &ctx->claims);
+
+    if (rc == NGX_HTTP_FLUENTAI_JWT_INVALID) {
+        return "invalid_token";
+    }
+
+    ctx->has_bearer = 1;
+
+    if (rc == NGX_HTTP_FLUENTAI_JWT_EXPIRED) {
+        return "token_expired";
+    }
+
+    ngx_http_fluentai_set_ids(r, ctx, ctx->claims.sub, ctx->claims.sid);
+
+    return NULL;
+}
+
+
+/* NGX_OK: a valid bearer token; NGX_DONE: answered with 401 */
+
+ngx_int_t
+ngx_http_fluentai_bearer_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx)
+{
+    const char  *code;
+
+    code = ngx_http_fluentai_bearer(r, ctx);
+    if (code == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, code, NULL);
+
+    return NGX_DONE;
+}
+
+
+/* PUT profile, change password: the bearer (401), then a details array
+ * for the body's validation; NULL: answered */
+
+json_t *
+ngx_http_fluentai_bearer_details_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx)
+{
+    if (ngx_http_fluentai_bearer_or_fail(r, ctx) != NGX_OK) {
+        return NULL;
+    }
+
+    return ngx_http_fluentai_details_or_fail(r);
+}
 
 
 /* a new refresh token for this response: ctx->refresh, ctx->refresh_hash */

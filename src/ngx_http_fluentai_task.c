@@ -71,8 +71,6 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     ctx->task_timer.log = r->connection->log;
     ngx_add_timer(&ctx->task_timer, 60000);
 
-    ngx_http_fluentai_watch_client(r);
-
     r->main->blocked++;
     r->aio = 1;
     r->write_event_handler = ngx_http_fluentai_task_resume;

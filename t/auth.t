@@ -18,7 +18,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer);
 use Digest::SHA qw(sha256_hex hmac_sha256 hmac_sha512);
 use MIME::Base64 qw(encode_base64url decode_base64url);
 use POSIX ();
@@ -66,7 +66,6 @@ sub remember_tokens {
 
 # --- small helpers -----------------------------------------------------------
 
-sub bearer { return { Authorization => "Bearer $_[0]" } }
 
 sub register {
     my ($name, $email, $pw) = @_;

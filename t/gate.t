@@ -12,7 +12,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT jwt claims);
 use Digest::SHA qw(hmac_sha256);
 use IO::Socket::INET ();
 use JSON::PP ();
@@ -29,36 +29,7 @@ my $TF = Test::Nginx::Util::timeout_factor();
 
 my $JSON = JSON::PP->new->utf8->canonical;
 
-my $key = do {
-    open my $fh, '<', data_dir() . '/jwt.key' or die "jwt.key: $!\n";
-    local $/;
-    my $k = <$fh>;
-    $k =~ s/\n+\z//;
-    $k;
-};
 
-sub jwt {
-    my (%c) = @_;
-    my $hdr = $c{header} // { alg => 'HS256', typ => 'JWT' };
-    my $h = encode_base64url($JSON->encode($hdr));
-    my $p = encode_base64url($JSON->encode({
-        sub => $c{sub}, sid => $c{sid}, type => $c{type} // 'access',
-        iat => $c{iat} // time, exp => $c{exp} // time + 600,
-        jti => 'gate-' . int(rand(1e9)),
-    }));
-    my $sig = $hdr->{alg} eq 'none' ? ''
-            : encode_base64url(hmac_sha256("$h.$p", $c{key} // $key));
-    return "$h.$p.$sig";
-}
-
-sub claims {
-    my ($t) = @_;
-    my (undef, $p) = split /\./, $t // '';
-    $p //= '';
-    $p =~ tr/-_/+\//;
-    $p .= '=' x ((4 - length($p) % 4) % 4);
-    return json_decode(decode_base64($p)) // {};
-}
 
 my $Seq = 0;
 sub tid { sprintf 'g%d-%d', $$, ++$Seq }

@@ -215,6 +215,18 @@ our ($RealUser, $RealSession, $RealEmail);
 }
 our $Real = jwt(sub => $RealUser, sid => $RealSession);
 
+# every block runs the same configuration unless it has its own
+add_block_preprocessor {
+    my $block = shift;
+    my %default = (main_config => $::MainConfig,
+                   http_config => $::HttpConfig,
+                   config      => $::Locations);
+    for my $name (sort keys %default) {
+        next if $block->can($name) && defined $block->$name;
+        $block->set_value($name => $default{$name});
+    }
+};
+
 no_shuffle();
 run_tests();
 
@@ -223,12 +235,6 @@ __DATA__
 
 
 === TEST 1: GET /auth/register: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/register
 --- error_code: 405
@@ -246,12 +252,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 2: PUT /auth/register: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -272,12 +272,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 3: GET /auth/login: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/login
 --- error_code: 405
@@ -295,12 +289,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 4: GET /auth/refresh: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/refresh
 --- error_code: 405
@@ -318,12 +306,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 5: GET /auth/logout: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/logout
 --- error_code: 405
@@ -341,12 +323,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 6: POST /auth/profile: 405 method_not_allowed, Allow: GET, HEAD, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -367,12 +343,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 7: PUT /auth/profile: 405 method_not_allowed, Allow: GET, HEAD, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -393,12 +363,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 8: POST /user/profile: 405 method_not_allowed, Allow: GET, HEAD, PUT, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -419,12 +383,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 9: DELETE /user/profile: 405 method_not_allowed, Allow: GET, HEAD, PUT, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 DELETE /user/profile
 --- error_code: 405
@@ -442,12 +400,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 10: PATCH /user/profile: 405 method_not_allowed, Allow: GET, HEAD, PUT, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -468,12 +420,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 11: GET /user/change-password: 405 method_not_allowed, Allow: POST, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /user/change-password
 --- error_code: 405
@@ -491,12 +437,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 12: POST /health: 405 method_not_allowed, Allow: GET, HEAD, OPTIONS
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -517,12 +457,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 13: HEAD /auth/login: 405 with Allow and no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /auth/login
 --- error_code: 405
@@ -538,12 +472,6 @@ Allow: POST, OPTIONS
 
 
 === TEST 14: HEAD /user/change-password: 405 with Allow and no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /user/change-password
 --- error_code: 405
@@ -559,12 +487,6 @@ Allow: POST, OPTIONS
 
 
 === TEST 15: POST /auth/register with Content-Type text/plain: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/plain
 --- request
@@ -583,12 +505,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 16: POST /auth/login with Content-Type application/x-www-form-urlencoded: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/x-www-form-urlencoded
 --- request
@@ -607,12 +523,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 17: POST /auth/refresh with Content-Type text/plain; charset=utf-8: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/plain; charset=utf-8
 --- request
@@ -631,12 +541,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 18: POST /auth/logout with Content-Type multipart/form-data; boundary=xyz: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: multipart/form-data; boundary=xyz
 --- request
@@ -655,12 +559,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 19: POST /user/change-password with Content-Type text/json-ish: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/json-ish
 --- request
@@ -679,12 +577,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 20: PUT /user/profile with Content-Type application/jsonp: 415 unsupported_media_type
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/jsonp
 --- request
@@ -703,12 +595,6 @@ Access-Control-Allow-Origin:
 
 
 === TEST 21: POST /auth/register with a body and no Content-Type: 415
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::raw('POST', '/auth/register', '{"name":"Ann","email":"ann@example.com","password":"12345678"}')
 --- error_code: 415
@@ -723,12 +609,6 @@ Cache-Control: no-store
 
 
 === TEST 22: PUT /user/profile with a body and no Content-Type: 415 (before auth)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::raw('PUT', '/user/profile', '{"name":"Ann"}')
 --- error_code: 415
@@ -744,12 +624,6 @@ WWW-Authenticate:
 
 
 === TEST 23: POST /auth/register: application/json; charset=utf-8 is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -767,12 +641,6 @@ Cache-Control: no-store
 
 
 === TEST 24: POST /auth/login: application/json; charset=utf-8 is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -790,12 +658,6 @@ Cache-Control: no-store
 
 
 === TEST 25: POST /auth/refresh: application/json; charset=utf-8 is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -813,12 +675,6 @@ Cache-Control: no-store
 
 
 === TEST 26: POST /auth/logout: application/json; charset=utf-8 is accepted (200)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -836,12 +692,6 @@ Cache-Control: no-store
 
 
 === TEST 27: POST /user/change-password: application/json; charset=utf-8 is accepted (401)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -859,12 +709,6 @@ Cache-Control: no-store
 
 
 === TEST 28: PUT /user/profile: application/json; charset=utf-8 is accepted (401)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json; charset=utf-8
 --- request
@@ -882,12 +726,6 @@ Cache-Control: no-store
 
 
 === TEST 29: POST /auth/login: Content-Type is case-insensitive (Application/JSON)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: Application/JSON
 --- request
@@ -905,12 +743,6 @@ Cache-Control: no-store
 
 
 === TEST 30: POST /auth/register with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -929,12 +761,6 @@ WWW-Authenticate:
 
 
 === TEST 31: POST /auth/register with a JSON string ("x"): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -953,12 +779,6 @@ WWW-Authenticate:
 
 
 === TEST 32: POST /auth/login with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -977,12 +797,6 @@ WWW-Authenticate:
 
 
 === TEST 33: POST /auth/login with broken JSON ({bad): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1001,12 +815,6 @@ WWW-Authenticate:
 
 
 === TEST 34: POST /auth/refresh with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1025,12 +833,6 @@ WWW-Authenticate:
 
 
 === TEST 35: POST /auth/refresh with JSON null (null): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1049,12 +851,6 @@ WWW-Authenticate:
 
 
 === TEST 36: POST /auth/logout with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1073,12 +869,6 @@ WWW-Authenticate:
 
 
 === TEST 37: POST /auth/logout with a JSON number (123): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1097,12 +887,6 @@ WWW-Authenticate:
 
 
 === TEST 38: POST /user/change-password with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1121,12 +905,6 @@ WWW-Authenticate:
 
 
 === TEST 39: POST /user/change-password with an object followed by garbage ({"a":1} x): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1145,12 +923,6 @@ WWW-Authenticate:
 
 
 === TEST 40: PUT /user/profile with a JSON array ([1]): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1169,12 +941,6 @@ WWW-Authenticate:
 
 
 === TEST 41: PUT /user/profile with a JSON string ("x"): 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1193,12 +959,6 @@ WWW-Authenticate:
 
 
 === TEST 42: POST /auth/register with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1215,12 +975,6 @@ Cache-Control: no-store
 
 
 === TEST 43: POST /auth/login with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1237,12 +991,6 @@ Cache-Control: no-store
 
 
 === TEST 44: POST /user/change-password with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1259,12 +1007,6 @@ Cache-Control: no-store
 
 
 === TEST 45: PUT /user/profile with an empty body: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -1281,12 +1023,6 @@ Cache-Control: no-store
 
 
 === TEST 46: POST /auth/register with Content-Length: 0: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 Content-Length: 0
@@ -1304,12 +1040,6 @@ Cache-Control: no-store
 
 
 === TEST 47: POST /auth/register: a 0xFF byte inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1326,12 +1056,6 @@ Cache-Control: no-store
 
 
 === TEST 48: POST /auth/login: an overlong sequence inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1348,12 +1072,6 @@ Cache-Control: no-store
 
 
 === TEST 49: POST /auth/refresh: a truncated sequence inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1370,12 +1088,6 @@ Cache-Control: no-store
 
 
 === TEST 50: POST /auth/logout: an encoded surrogate inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1392,12 +1104,6 @@ Cache-Control: no-store
 
 
 === TEST 51: POST /user/change-password: a code point over U+10FFFF inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1414,12 +1120,6 @@ Cache-Control: no-store
 
 
 === TEST 52: PUT /user/profile: a lone continuation byte inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1436,12 +1136,6 @@ Cache-Control: no-store
 
 
 === TEST 53: POST /auth/login: an escaped lone surrogate (\ud800) inside a JSON string: 400 invalid_json
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1458,12 +1152,6 @@ Cache-Control: no-store
 
 
 === TEST 54: POST /auth/register: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1481,12 +1169,6 @@ WWW-Authenticate:
 
 
 === TEST 55: POST /auth/login: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1504,12 +1186,6 @@ WWW-Authenticate:
 
 
 === TEST 56: POST /auth/refresh: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1527,12 +1203,6 @@ WWW-Authenticate:
 
 
 === TEST 57: POST /auth/logout: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1550,12 +1220,6 @@ WWW-Authenticate:
 
 
 === TEST 58: POST /user/change-password: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1573,12 +1237,6 @@ WWW-Authenticate:
 
 
 === TEST 59: PUT /user/profile: a 16385-byte body (Content-Length): 413 payload_too_large
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1596,12 +1254,6 @@ WWW-Authenticate:
 
 
 === TEST 60: POST /auth/register: a 1 MiB body (Content-Length): 413 JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1619,12 +1271,6 @@ Cache-Control: no-store
 
 
 === TEST 61: POST /auth/register: 413 is checked before the Content-Type (text/plain, 20000 bytes)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: text/plain
 --- request eval
@@ -1641,12 +1287,6 @@ Cache-Control: no-store
 
 
 === TEST 62: POST /auth/login: a body of exactly 16384 bytes is read and parsed (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1663,12 +1303,6 @@ Cache-Control: no-store
 
 
 === TEST 63: POST /auth/register: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/register', ::padded(17000))
 --- error_code: 413
@@ -1685,12 +1319,6 @@ WWW-Authenticate:
 
 
 === TEST 64: POST /auth/login: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/login', ::padded(17000))
 --- error_code: 413
@@ -1707,12 +1335,6 @@ WWW-Authenticate:
 
 
 === TEST 65: POST /auth/refresh: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/refresh', ::padded(17000))
 --- error_code: 413
@@ -1729,12 +1351,6 @@ WWW-Authenticate:
 
 
 === TEST 66: POST /auth/logout: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/logout', ::padded(17000))
 --- error_code: 413
@@ -1751,12 +1367,6 @@ WWW-Authenticate:
 
 
 === TEST 67: POST /user/change-password: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/user/change-password', ::padded(17000))
 --- error_code: 413
@@ -1773,12 +1383,6 @@ WWW-Authenticate:
 
 
 === TEST 68: PUT /user/profile: a chunked body of 17000 bytes: 413 payload_too_large JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('PUT', '/user/profile', ::padded(17000))
 --- error_code: 413
@@ -1795,12 +1399,6 @@ WWW-Authenticate:
 
 
 === TEST 69: POST /auth/login: a chunked body of exactly 16384 bytes is accepted (422)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/login', ::padded(16384))
 --- error_code: 422
@@ -1815,12 +1413,6 @@ Cache-Control: no-store
 
 
 === TEST 70: POST /auth/register: a small chunked body is parsed (422 with details)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- raw_request eval
 ::chunked('POST', '/auth/register', '{"name":"A","email":"ann@example.com","password":"12345678"}', 7)
 --- error_code: 422
@@ -1835,12 +1427,6 @@ Cache-Control: no-store
 
 
 === TEST 71: POST /auth/register 422: all fields missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1857,12 +1443,6 @@ Cache-Control: no-store
 
 
 === TEST 72: POST /auth/register 422: all three invalid at once
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1879,12 +1459,6 @@ Cache-Control: no-store
 
 
 === TEST 73: POST /auth/register 422: only name invalid (1 code point)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1901,12 +1475,6 @@ Cache-Control: no-store
 
 
 === TEST 74: POST /auth/register 422: only name missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1923,12 +1491,6 @@ Cache-Control: no-store
 
 
 === TEST 75: POST /auth/register 422: name is not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1945,12 +1507,6 @@ Cache-Control: no-store
 
 
 === TEST 76: POST /auth/register 422: name is null
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1967,12 +1523,6 @@ Cache-Control: no-store
 
 
 === TEST 77: POST /auth/register 422: name of 1 code point after trimming white space
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -1989,12 +1539,6 @@ Cache-Control: no-store
 
 
 === TEST 78: POST /auth/register 422: name with a control character
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2011,12 +1555,6 @@ Cache-Control: no-store
 
 
 === TEST 79: POST /auth/register 422: Cyrillic name of 2 code points (4 bytes) is valid: only the short password fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2033,12 +1571,6 @@ Cache-Control: no-store
 
 
 === TEST 80: POST /auth/register 422: name of 100 Cyrillic code points (200 bytes) is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2055,12 +1587,6 @@ Cache-Control: no-store
 
 
 === TEST 81: POST /auth/register 422: name of 101 Cyrillic code points fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2077,12 +1603,6 @@ Cache-Control: no-store
 
 
 === TEST 82: POST /auth/register 422: name of 100 code points padded with spaces is valid (trimmed)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2099,12 +1619,6 @@ Cache-Control: no-store
 
 
 === TEST 83: POST /auth/register 422: only email invalid: no @
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2121,12 +1635,6 @@ Cache-Control: no-store
 
 
 === TEST 84: POST /auth/register 422: email with two @
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2143,12 +1651,6 @@ Cache-Control: no-store
 
 
 === TEST 85: POST /auth/register 422: email with an empty local part
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2165,12 +1667,6 @@ Cache-Control: no-store
 
 
 === TEST 86: POST /auth/register 422: email domain without a dot
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2187,12 +1683,6 @@ Cache-Control: no-store
 
 
 === TEST 87: POST /auth/register 422: email domain label starting with a hyphen
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2209,12 +1699,6 @@ Cache-Control: no-store
 
 
 === TEST 88: POST /auth/register 422: email domain with an empty label
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2231,12 +1715,6 @@ Cache-Control: no-store
 
 
 === TEST 89: POST /auth/register 422: email local part of 65 bytes
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2253,12 +1731,6 @@ Cache-Control: no-store
 
 
 === TEST 90: POST /auth/register 422: email local part of 64 bytes is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2275,12 +1747,6 @@ Cache-Control: no-store
 
 
 === TEST 91: POST /auth/register 422: email of 255 bytes
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2297,12 +1763,6 @@ Cache-Control: no-store
 
 
 === TEST 92: POST /auth/register 422: email of 254 bytes is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2319,12 +1779,6 @@ Cache-Control: no-store
 
 
 === TEST 93: POST /auth/register 422: email with surrounding spaces and capitals is valid (trimmed, lower-cased)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2341,12 +1795,6 @@ Cache-Control: no-store
 
 
 === TEST 94: POST /auth/register 422: email is not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2363,12 +1811,6 @@ Cache-Control: no-store
 
 
 === TEST 95: POST /auth/register 422: password of 7 Cyrillic code points (14 bytes) fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2385,12 +1827,6 @@ Cache-Control: no-store
 
 
 === TEST 96: POST /auth/register 422: password of 8 Cyrillic code points is valid: only the email fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2407,12 +1843,6 @@ Cache-Control: no-store
 
 
 === TEST 97: POST /auth/register 422: password of 8 four-byte code points (emoji) is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2429,12 +1859,6 @@ Cache-Control: no-store
 
 
 === TEST 98: POST /auth/register 422: password of 7 ASCII characters fails
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2451,12 +1875,6 @@ Cache-Control: no-store
 
 
 === TEST 99: POST /auth/register 422: password of 128 code points is valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2473,12 +1891,6 @@ Cache-Control: no-store
 
 
 === TEST 100: POST /auth/register 422: password of 129 code points fails (never truncated)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2495,12 +1907,6 @@ Cache-Control: no-store
 
 
 === TEST 101: POST /auth/register 422: password of 8 spaces is not trimmed: valid
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2517,12 +1923,6 @@ Cache-Control: no-store
 
 
 === TEST 102: POST /auth/register 422: password is not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2539,12 +1939,6 @@ Cache-Control: no-store
 
 
 === TEST 103: POST /auth/register 422: unknown fields (confirmPassword) are ignored
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2561,12 +1955,6 @@ Cache-Control: no-store
 
 
 === TEST 104: POST /auth/login 422: both fields missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2583,12 +1971,6 @@ Cache-Control: no-store
 
 
 === TEST 105: POST /auth/login 422: password missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2605,12 +1987,6 @@ Cache-Control: no-store
 
 
 === TEST 106: POST /auth/login 422: email missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2627,12 +2003,6 @@ Cache-Control: no-store
 
 
 === TEST 107: POST /auth/login 422: email null, password a number
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2649,12 +2019,6 @@ Cache-Control: no-store
 
 
 === TEST 108: POST /auth/login 422: remember is not a boolean
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -2671,12 +2035,6 @@ Cache-Control: no-store
 
 
 === TEST 109: POST /auth/refresh {}: 422, details loc [body, refresh_token]
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2694,12 +2052,6 @@ Cache-Control: no-store
 
 
 === TEST 110: POST /auth/refresh with no body and no query: 422 missing refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 POST /auth/refresh
 --- error_code: 422
@@ -2714,12 +2066,6 @@ Cache-Control: no-store
 
 
 === TEST 111: POST /auth/refresh with a non-string refresh_token: 422 type_error.str
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2737,12 +2083,6 @@ Cache-Control: no-store
 
 
 === TEST 112: POST /auth/refresh with a malformed refresh token: 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2760,12 +2100,6 @@ Cache-Control: no-store
 
 
 === TEST 113: POST /auth/refresh?refresh_token=<malformed> (query, no body): 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 POST /auth/refresh?refresh_token=abc%2Fdef
 --- error_code: 401
@@ -2780,12 +2114,6 @@ Cache-Control: no-store
 
 
 === TEST 114: POST /auth/refresh with an empty refresh_token string: 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2803,12 +2131,6 @@ Cache-Control: no-store
 
 
 === TEST 115: POST /auth/refresh?refresh_token=<malformed> with Content-Type: application/json and no body: 401 invalid_refresh_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 Content-Length: 0
@@ -2826,12 +2148,6 @@ Cache-Control: no-store
 
 
 === TEST 116: POST /auth/refresh?refresh_token=<malformed> with an empty form-encoded body (curl -d ''): the query is used, 401 not 415
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/x-www-form-urlencoded
 Content-Length: 0
@@ -2849,12 +2165,6 @@ Cache-Control: no-store
 
 
 === TEST 117: POST /auth/logout with no body and no token: 200
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 POST /auth/logout
 --- error_code: 200
@@ -2869,12 +2179,6 @@ Cache-Control: no-store
 
 
 === TEST 118: POST /auth/logout with a garbage bearer token and a malformed refresh token: still 200
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 Authorization: Bearer garbage.token.here
@@ -2893,12 +2197,6 @@ WWW-Authenticate:
 
 
 === TEST 119: POST /auth/logout with an empty form-encoded body (curl -d ''): 200, not 415
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/x-www-form-urlencoded
 Content-Length: 0
@@ -2915,12 +2213,6 @@ Content-Type: application/json
 
 
 === TEST 120: GET /auth/profile without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /auth/profile
 --- error_code: 401
@@ -2936,12 +2228,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 121: GET /user/profile without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /user/profile
 --- error_code: 401
@@ -2957,12 +2243,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 122: PUT /user/profile without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -2981,12 +2261,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 123: POST /user/change-password without a token: 401 not_authenticated, WWW-Authenticate: Bearer
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Content-Type: application/json
 --- request
@@ -3005,12 +2279,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 124: GET /auth/profile with Basic credentials: 401 not_authenticated
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l
 --- request
@@ -3028,12 +2296,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 125: GET /user/profile with a garbage token: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer garbage"
 --- request
@@ -3051,12 +2313,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 126: GET /user/profile with a token signed with another key: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::WrongKey"
 --- request
@@ -3074,12 +2330,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 127: GET /user/profile with an alg=none token: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::AlgNone"
 --- request
@@ -3097,12 +2347,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 128: GET /user/profile with a token of type refresh: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::TypeRefresh"
 --- request
@@ -3120,12 +2364,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 129: GET /user/profile with an expired token: 401 token_expired
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Expired"
 --- request
@@ -3143,12 +2381,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 130: GET /auth/profile with a valid token for an unknown session: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Ghost"
 --- request
@@ -3167,12 +2399,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 131: PUT /user/profile 422 (validation before the session lookup): name null
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3189,12 +2415,6 @@ Cache-Control: no-store
 
 
 === TEST 132: PUT /user/profile 422 (validation before the session lookup): name of 1 code point
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3211,12 +2431,6 @@ Cache-Control: no-store
 
 
 === TEST 133: PUT /user/profile 422 (validation before the session lookup): name of 101 code points
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3233,12 +2447,6 @@ Cache-Control: no-store
 
 
 === TEST 134: PUT /user/profile 422 (validation before the session lookup): avatar with an ftp URL
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3255,12 +2463,6 @@ Cache-Control: no-store
 
 
 === TEST 135: PUT /user/profile 422 (validation before the session lookup): avatar of 501 bytes
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3277,12 +2479,6 @@ Cache-Control: no-store
 
 
 === TEST 136: PUT /user/profile 422 (validation before the session lookup): bio of 501 code points
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3299,12 +2495,6 @@ Cache-Control: no-store
 
 
 === TEST 137: PUT /user/profile 422 (validation before the session lookup): bio not a string
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3321,12 +2511,6 @@ Cache-Control: no-store
 
 
 === TEST 138: PUT /user/profile 422 (validation before the session lookup): all three invalid at once
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3343,12 +2527,6 @@ Cache-Control: no-store
 
 
 === TEST 139: PUT /user/profile valid (Cyrillic 2 code points, bio 500, avatar null) with an unknown session: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3367,12 +2545,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 140: POST /user/change-password 422 (before the session lookup): both fields missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3389,12 +2561,6 @@ Cache-Control: no-store
 
 
 === TEST 141: POST /user/change-password 422 (before the session lookup): newPassword of 7 Cyrillic code points
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3411,12 +2577,6 @@ Cache-Control: no-store
 
 
 === TEST 142: POST /user/change-password 422 (before the session lookup): snake_case names, new_password too short (loc names newPassword)
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3433,12 +2593,6 @@ Cache-Control: no-store
 
 
 === TEST 143: POST /user/change-password 422 (before the session lookup): currentPassword not a string, newPassword missing
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3455,12 +2609,6 @@ Cache-Control: no-store
 
 
 === TEST 144: POST /user/change-password valid (8 Cyrillic code points) with an unknown session: 401 invalid_token
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Content-Type: application/json\nAuthorization: Bearer $::Ghost"
 --- request eval
@@ -3479,12 +2627,6 @@ WWW-Authenticate: Bearer error="invalid_token"
 
 
 === TEST 145: GET /health: 200 JSON
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 GET /health
 --- error_code: 200
@@ -3500,12 +2642,6 @@ Cache-Control: no-store
 
 
 === TEST 146: HEAD /health: 200, JSON headers, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /health
 --- error_code: 200
@@ -3521,12 +2657,6 @@ Cache-Control: no-store
 
 
 === TEST 147: GET /auth/profile with a valid session: 200, the user object
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Real"
 --- request
@@ -3544,12 +2674,6 @@ Cache-Control: no-store
 
 
 === TEST 148: HEAD /auth/profile with a valid session: 200, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Real"
 --- request
@@ -3567,12 +2691,6 @@ Cache-Control: no-store
 
 
 === TEST 149: HEAD /auth/profile without a token: 401, WWW-Authenticate, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 HEAD /auth/profile
 --- error_code: 401
@@ -3588,12 +2706,6 @@ WWW-Authenticate: Bearer
 
 
 === TEST 150: HEAD /user/profile with a valid session: 200, no body
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers eval
 "Authorization: Bearer $::Real"
 --- request
@@ -3610,12 +2722,6 @@ Content-Type: application/json
 
 
 === TEST 151: OPTIONS /auth/login preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: POST
@@ -3638,12 +2744,6 @@ Vary: Origin
 
 
 === TEST 152: OPTIONS /auth/profile preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: GET
@@ -3666,12 +2766,6 @@ Vary: Origin
 
 
 === TEST 153: OPTIONS /user/profile preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: PUT
@@ -3694,12 +2788,6 @@ Vary: Origin
 
 
 === TEST 154: OPTIONS /health preflight from an allowed origin: 204 with the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Access-Control-Request-Method: GET
@@ -3722,12 +2810,6 @@ Vary: Origin
 
 
 === TEST 155: OPTIONS /auth/register preflight from another origin: no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://evil.example.com
 Access-Control-Request-Method: POST
@@ -3748,12 +2830,6 @@ Access-Control-Max-Age:
 
 
 === TEST 156: OPTIONS /auth/login from http://localhost:3000.evil.example.com (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000.evil.example.com
 Access-Control-Request-Method: POST
@@ -3772,12 +2848,6 @@ Access-Control-Max-Age:
 
 
 === TEST 157: OPTIONS /auth/login from http://localhost:30001 (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:30001
 Access-Control-Request-Method: POST
@@ -3796,12 +2866,6 @@ Access-Control-Max-Age:
 
 
 === TEST 158: OPTIONS /auth/login from https://localhost:3000 (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: https://localhost:3000
 Access-Control-Request-Method: POST
@@ -3820,12 +2884,6 @@ Access-Control-Max-Age:
 
 
 === TEST 159: OPTIONS /auth/login from http://localhost:3000/ (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000/
 Access-Control-Request-Method: POST
@@ -3844,12 +2902,6 @@ Access-Control-Max-Age:
 
 
 === TEST 160: OPTIONS /auth/login from null (not listed): no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: null
 Access-Control-Request-Method: POST
@@ -3868,12 +2920,6 @@ Access-Control-Max-Age:
 
 
 === TEST 161: OPTIONS /auth/login without Origin: no Access-Control-* headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- request
 OPTIONS /auth/login
 --- error_code: 204
@@ -3887,12 +2933,6 @@ Access-Control-Allow-Methods:
 
 
 === TEST 162: 405 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 --- request
@@ -3913,12 +2953,6 @@ Vary: Origin
 
 
 === TEST 163: 405 to another origin carries no CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://evil.example.com
 --- request
@@ -3938,12 +2972,6 @@ Access-Control-Allow-Credentials:
 
 
 === TEST 164: 401 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 --- request
@@ -3964,12 +2992,6 @@ Vary: Origin
 
 
 === TEST 165: 415 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: text/plain
@@ -3990,12 +3012,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 166: 413 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: application/json
@@ -4015,12 +3031,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 167: 400 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: application/json
@@ -4041,12 +3051,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 168: 422 to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 Content-Type: application/json
@@ -4067,12 +3071,6 @@ Access-Control-Allow-Credentials: true
 
 
 === TEST 169: 200 (logout) to an allowed origin carries the CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:3000
 --- request
@@ -4090,12 +3088,6 @@ Vary: Origin
 
 
 === TEST 170: 200 (health) to another origin carries no CORS headers
---- main_config eval
-$::MainConfig
---- http_config eval
-$::HttpConfig
---- config eval
-$::Locations
 --- more_headers
 Origin: http://localhost:5173
 --- request

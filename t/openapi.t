@@ -25,7 +25,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer jwt);
 use FluentAI::Mail;
 use B ();
 use Cwd ();
@@ -399,7 +399,8 @@ for my $f (glob("$TOP/src/*.c")) {
     push @DETAIL_TYPES, $src =~ /"((?:value|type)_error\.[a-z_.]+)"/g;
 }
 # the bearer check's codes reach fail() through a variable
-my ($BEARER_C) = $HTTP_C =~ /^(ngx_http_fluentai_bearer\(.*?^\})/ms;
+my ($BEARER_C) = slurp("$TOP/src/ngx_http_fluentai_session.c")
+    =~ /^(ngx_http_fluentai_bearer\(.*?^\})/ms;
 $EMITTED{$_}{401} = 1 for ($BEARER_C // '') =~ /return\s+"([a-z_]+)"/g;
 
 my %ops;         # endpoint name -> [ [path, method, op], ... ]
@@ -647,23 +648,6 @@ sub R {
     return $r;
 }
 
-my $key = do {
-    my $k = slurp(data_dir() . '/jwt.key');
-    $k =~ s/\n+\z//;
-    $k;
-};
-
-sub jwt {
-    my (%c) = @_;
-    my $h = encode_base64url($JSON->encode({ alg => 'HS256', typ => 'JWT' }));
-    my $p = encode_base64url($JSON->encode({
-        sub => $c{sub}, sid => $c{sid}, type => $c{type} // 'access',
-        iat => $c{iat} // time, exp => $c{exp} // time + 600,
-        jti => $c{jti} // 'openapi-' . int(rand(1e9)),
-    }));
-    my $sig = encode_base64url(hmac_sha256("$h.$p", $key));
-    return "$h.$p.$sig";
-}
 
 sub uuid4 {
     my @b = map { int rand 256 } 1 .. 16;
@@ -674,7 +658,6 @@ sub uuid4 {
                      substr($h, 16, 4), substr($h, 20);
 }
 
-sub bearer { +{ Authorization => "Bearer $_[0]" } }
 
 my $ok = start_nginx(
     main_config => fluentai_main_config(),

@@ -39,7 +39,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer);
 use FluentAI::Pg;
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
@@ -388,7 +388,6 @@ SKIP: {
 
 # ------------------------------------------------------------- part 2: sequential
 
-sub bearer { return { Authorization => "Bearer $_[0]" } }
 
 sub json_503_ok {
     my ($r, $what) = @_;

@@ -30,7 +30,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT new_user wait_until);
 
 for my $v (qw(TEST_NGINX_PG_CONNINFO TEST_NGINX_PG_CTL TEST_NGINX_PG_PGDATA
               TEST_NGINX_PG_HOST TEST_NGINX_PG_PORT))
@@ -58,16 +58,6 @@ my ($PgStopped, $LockerPid) = (0, undef);
 
 # ------------------------------------------------------------------ helpers
 
-sub wait_until {
-    my ($cond, $secs, $step) = @_;
-    my $deadline = time + $secs;
-    while (1) {
-        my $v = $cond->();
-        return $v if $v;
-        return 0 if time > $deadline;
-        sleep($step // 0.02);
-    }
-}
 
 # run a command, output to a file (never a pipe: pg_ctl start leaves a
 # postmaster behind) -> (exit status, output)
@@ -201,16 +191,6 @@ sub settle_backends {
     wait_until(sub { module_backends() <= $max }, 10 * $F, 0.05);
 }
 
-sub new_user {
-    my ($tag) = @_;
-    my $email = unique_email($tag);
-    my $r = api(POST => '/auth/register',
-                json => { name => 'Pool Tester', email => $email,
-                          password => 'correct horse battery' });
-    is $r->{status}, 200, "$tag: register 200"
-        or diag($r->{body});
-    return { email => $email, token => $r->{json}{access_token} };
-}
 
 sub profile {
     my ($u) = @_;

@@ -29,7 +29,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer claims);
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
@@ -160,12 +160,7 @@ sub _write_all {
 
 # ------------------------------------------------------------- helpers
 
-sub bearer { return { Authorization => "Bearer $_[0]" } }
 
-sub claims {
-    my (undef, $p) = split /\./, $_[0] // '';
-    return json_decode(decode_base64url($p // '')) // {};
-}
 
 sub tally {
     my %t;

@@ -33,7 +33,7 @@ use warnings;
 use utf8;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer);
 use MIME::Base64 qw(decode_base64url);
 
 binmode Test::More->builder->$_, ':encoding(UTF-8)'
@@ -49,7 +49,6 @@ start_nginx(main_config => fluentai_main_config(),
 
 my $servroot = Test::Nginx::Util::servroot();
 
-sub bearer { return { Authorization => "Bearer $_[0]" } }
 
 my (%passwords, %refresh, %access);
 

@@ -16,7 +16,7 @@ use warnings;
 use utf8;
 
 use Test::More;
-use FluentAI::Test;
+use FluentAI::Test qw(:DEFAULT bearer claims new_user);
 use MIME::Base64 qw(decode_base64url);
 use POSIX ();
 
@@ -36,35 +36,10 @@ my %CONF = (
 
 # ------------------------------------------------------------------ helpers
 
-sub bearer { return { Authorization => "Bearer $_[0]" } }
 
 sub enc { my $s = shift; utf8::encode($s); return $s }
 
-# claims of a JWT (no verification: only to learn the session id)
-sub claims {
-    my ($jwt) = @_;
-    my (undef, $payload) = split /\./, $jwt // '';
-    return json_decode(decode_base64url($payload // '')) // {};
-}
 
-# register a user; returns { id, email, password, access, refresh, sid }
-sub new_user {
-    my ($prefix, $name, $password) = @_;
-    my $email = unique_email($prefix);
-    my $r = api(POST => '/auth/register',
-                json => { name => $name, email => $email,
-                          password => $password });
-    is $r->{status}, 200, "setup: register $prefix";
-    my $j = $r->{json} // {};
-    return {
-        id       => $j->{user}{id} // '',
-        email    => $email,
-        password => $password,
-        access   => $j->{access_token} // '',
-        refresh  => $j->{refresh_token} // '',
-        sid      => claims($j->{access_token})->{sid} // '',
-    };
-}
 
 sub login {
     my ($email, $password) = @_;
@@ -196,7 +171,7 @@ start_nginx(%CONF) or BAIL_OUT('nginx did not start');
 
 # ======================================================= PUT /user/profile
 
-my $u = new_user('profile', 'Profile Owner', 'initial pass 1');
+my $u = new_user('profile', name => 'Profile Owner', password => 'initial pass 1');
 my $row = user_row($u->{id});
 is_deeply as_user($row),
           { id => $u->{id}, email => $u->{email}, name => 'Profile Owner',
@@ -351,7 +326,7 @@ for my $c (@bad_cases) {
 }
 
 {
-    my $v = new_user('profile-revoked', 'Revoked Owner', 'initial pass 1');
+    my $v = new_user('profile-revoked', name => 'Revoked Owner', password => 'initial pass 1');
     my $r = api(POST => '/auth/logout', headers => bearer($v->{access}));
     is $r->{status}, 200, 'setup: logout';
     is psql('SELECT revoked_at IS NOT NULL FROM sessions WHERE id = $1::uuid',
@@ -442,7 +417,7 @@ my $pw0 = 'first password 0';
 my $pw1 = 'новый пароль один';          # any Unicode
 my $pw2 = 'third_password_2';
 
-my $p = new_user('chpw', 'Password Owner', $pw0);     # session S1
+my $p = new_user('chpw', name => 'Password Owner', password => $pw0);     # session S1
 my $s2 = new_session($p, 'second login before the change (session S2)');
 my $row0 = user_row($p->{id});
 like $row0->{hashed_password}, qr/^\Q$HASH_PREFIX\E/,
@@ -618,7 +593,7 @@ sub chpw {
 
 for my $round (1 .. 3) {
     my $pw = "shared current $round";
-    my $q = new_user("chpw-race$round", 'Race Owner', $pw);
+    my $q = new_user("chpw-race$round", name => 'Race Owner', password => $pw);
     my $sb = new_session($q, "race $round: second session");
     my %sess = (A => $q, B => $sb);
     my %new = (A => "new password A$round", B => "new password B$round");

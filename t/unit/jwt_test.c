@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
+
 #include "ngx_http_fluentai_jwt.h"
 
 
@@ -30,29 +32,6 @@
 #define T_PLD_OK  T_PLD("access", "1700001800")
 
 
-static int  ngx_http_fluentai_test_n;
-static int  ngx_http_fluentai_test_failed;
-
-
-static void
-ngx_http_fluentai_test_ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    ngx_http_fluentai_test_n++;
-
-    if (!cond) {
-        ngx_http_fluentai_test_failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", ngx_http_fluentai_test_n);
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-}
 
 
 /* printable copy of s for test names (static buffer) */
@@ -1046,7 +1025,5 @@ main(void)
     ngx_http_fluentai_test_bearer();
     ngx_http_fluentai_test_uuid();
 
-    printf("1..%d\n", ngx_http_fluentai_test_n);
-
-    return ngx_http_fluentai_test_failed ? 1 : 0;
+    return ngx_http_fluentai_test_done();
 }

@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_fluentai_mail_msg.h"
-#include "tap.h"
+#include "unit.h"
 
 
 static const char *
@@ -117,13 +117,13 @@ ngx_http_fluentai_test_mailboxes(void)
 {
     ngx_http_fluentai_mailbox_t  mb;
 
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("no-reply@example.com", &mb) == NULL
         && mb.name.len == 0 && mb.addr.len == 20 && mb.domain.len == 11
         && memcmp(mb.domain.data, "example.com", 11) == 0,
         "bare address");
 
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("FluentAI <no-reply@mail.example.com>",
                                   &mb) == NULL
         && mb.name.len == 8 && memcmp(mb.name.data, "FluentAI", 8) == 0
@@ -131,53 +131,53 @@ ngx_http_fluentai_test_mailboxes(void)
         && memcmp(mb.addr.data, "no-reply@mail.example.com", 25) == 0,
         "name and address");
 
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("\"Fluent AI\" <a@b.c>", &mb) == NULL
         && mb.name.len == 9, "quoted name");
 
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("Флюент <a@b.c>", &mb) == NULL
         && mb.name.len == strlen("Флюент"), "UTF-8 name");
 
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a@b", &mb) == NULL, "single label");
 
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a\r\nBcc: x@y.z", &mb) != NULL,
         "CR LF refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("<a@b.c>\r\n", &mb) != NULL,
         "trailing CR LF refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a>b@c.d", &mb) != NULL, "'>' refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a b@c.d", &mb) != NULL, "space refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("\"a\"@c.d", &mb) != NULL,
         "quoted local part refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a..b@c.d", &mb) != NULL, "'..' refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a@-c.d", &mb) != NULL,
         "label starting with '-' refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a@c..d", &mb) != NULL,
         "empty label refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("@c.d", &mb) != NULL,
         "empty local part refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("a@", &mb) != NULL, "empty domain refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("A \"B\" <a@b.c>", &mb) != NULL,
         "inner quote refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("A <a@b.c> <d@e.f>", &mb) != NULL,
         "two addresses refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_test_mb("A <a@b.c", &mb) != NULL,
         "missing '>' refused");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_mailbox_parse("a\xff@b.c", 7, &mb) != NULL,
         "invalid UTF-8 refused");
 }
@@ -194,11 +194,11 @@ ngx_http_fluentai_test_templates(void)
     for (i = 0; i < 2; i++) {
         file = ngx_http_fluentai_test_file(files[i]);
 
-        ngx_http_fluentai_test_ok(file != NULL
+        ngx_http_fluentai_ok(file != NULL
             && strcmp(file, ngx_http_fluentai_mail_default_tmpl[i]) == 0,
             "%s is the built-in default", files[i]);
 
-        ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_ok(
             ngx_http_fluentai_mail_template_check(
                 ngx_http_fluentai_mail_default_tmpl[i],
                 strlen(ngx_http_fluentai_mail_default_tmpl[i])) == NULL,
@@ -209,33 +209,33 @@ ngx_http_fluentai_test_templates(void)
 
 #define T_TMPL(s)  ngx_http_fluentai_mail_template_check(s, sizeof(s) - 1)
 
-    ngx_http_fluentai_test_ok(T_TMPL("Subject: x\r\n\r\n{{link}}\r\n")
+    ngx_http_fluentai_ok(T_TMPL("Subject: x\r\n\r\n{{link}}\r\n")
                               == NULL, "CRLF template");
-    ngx_http_fluentai_test_ok(T_TMPL("Hello\n\n{{link}}") != NULL,
+    ngx_http_fluentai_ok(T_TMPL("Hello\n\n{{link}}") != NULL,
                               "no subject line refused");
-    ngx_http_fluentai_test_ok(T_TMPL("Subject: x\nbody {{link}}") != NULL,
+    ngx_http_fluentai_ok(T_TMPL("Subject: x\nbody {{link}}") != NULL,
                               "no empty line refused");
-    ngx_http_fluentai_test_ok(T_TMPL("Subject: \n\nbody {{link}}") != NULL,
+    ngx_http_fluentai_ok(T_TMPL("Subject: \n\nbody {{link}}") != NULL,
                               "empty subject refused");
-    ngx_http_fluentai_test_ok(T_TMPL("Subject: {{link}}\n\nno link here")
+    ngx_http_fluentai_ok(T_TMPL("Subject: {{link}}\n\nno link here")
                               != NULL, "no {{link}} in the body refused");
-    ngx_http_fluentai_test_ok(T_TMPL("Subject: a\n\n\xc0\xaf {{link}}")
+    ngx_http_fluentai_ok(T_TMPL("Subject: a\n\n\xc0\xaf {{link}}")
                               != NULL, "overlong UTF-8 refused");
-    ngx_http_fluentai_test_ok(T_TMPL("Subject: a\n\n\0 {{link}}") != NULL,
+    ngx_http_fluentai_ok(T_TMPL("Subject: a\n\n\0 {{link}}") != NULL,
                               "NUL refused");
 
     ngx_http_fluentai_mail_lifetime(3600, buf, sizeof(buf));
-    ngx_http_fluentai_test_ok(strcmp(buf, "1 hour") == 0, "1 hour");
+    ngx_http_fluentai_ok(strcmp(buf, "1 hour") == 0, "1 hour");
     ngx_http_fluentai_mail_lifetime(86400, buf, sizeof(buf));
-    ngx_http_fluentai_test_ok(strcmp(buf, "24 hours") == 0, "24 hours");
+    ngx_http_fluentai_ok(strcmp(buf, "24 hours") == 0, "24 hours");
     ngx_http_fluentai_mail_lifetime(3 * 86400, buf, sizeof(buf));
-    ngx_http_fluentai_test_ok(strcmp(buf, "3 days") == 0, "3 days");
+    ngx_http_fluentai_ok(strcmp(buf, "3 days") == 0, "3 days");
     ngx_http_fluentai_mail_lifetime(1800, buf, sizeof(buf));
-    ngx_http_fluentai_test_ok(strcmp(buf, "30 minutes") == 0, "30 minutes");
+    ngx_http_fluentai_ok(strcmp(buf, "30 minutes") == 0, "30 minutes");
     ngx_http_fluentai_mail_lifetime(60, buf, sizeof(buf));
-    ngx_http_fluentai_test_ok(strcmp(buf, "1 minute") == 0, "1 minute");
+    ngx_http_fluentai_ok(strcmp(buf, "1 minute") == 0, "1 minute");
     ngx_http_fluentai_mail_lifetime(90, buf, sizeof(buf));
-    ngx_http_fluentai_test_ok(strcmp(buf, "90 seconds") == 0, "90 seconds");
+    ngx_http_fluentai_ok(strcmp(buf, "90 seconds") == 0, "90 seconds");
 }
 
 
@@ -282,48 +282,48 @@ ngx_http_fluentai_test_messages(void)
     msg = ngx_http_fluentai_test_build(ngx_http_fluentai_mail_default_tmpl[0],
                                        cyr, "anna@example.com", &len);
 
-    ngx_http_fluentai_test_ok(msg != NULL, "message built");
+    ngx_http_fluentai_ok(msg != NULL, "message built");
     if (msg == NULL) {
         return;
     }
 
-    ngx_http_fluentai_test_ok(strlen(msg) == len, "length");
-    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_lines(msg, len),
+    ngx_http_fluentai_ok(strlen(msg) == len, "length");
+    ngx_http_fluentai_ok(ngx_http_fluentai_test_lines(msg, len),
                               "7-bit, CRLF only, lines <= 78");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         strncmp(msg, "Date: Tue, 01 Dec 2026 12:54:10 +0000\r\n", 39) == 0,
         "Date first, RFC 5322 format");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         strstr(msg, "\r\nFrom: FluentAI\r\n <no-reply@example.org>\r\n")
         != NULL, "From");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         strstr(msg, "\r\nTo: =?UTF-8?B?") != NULL
         && strstr(msg, "\r\n <anna@example.com>\r\n") != NULL,
         "To with an encoded name");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         strstr(msg, "\r\nMessage-ID: <fluentai.42.x1@example.org>\r\n")
         != NULL, "Message-ID on the From domain");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         strstr(msg, "\r\nSubject: Reset your FluentAI password\r\n") != NULL,
         "ASCII subject as is");
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         strstr(msg, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; "
                     "charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n")
         != NULL, "MIME headers");
 
     body = ngx_http_fluentai_test_body(msg);
-    ngx_http_fluentai_test_ok(body && strncmp(body, "Hello ", 6) == 0
+    ngx_http_fluentai_ok(body && strncmp(body, "Hello ", 6) == 0
         && strstr(body, cyr) != NULL
         && strstr(body, "\r\nhttps://app.example.org/reset-password?"
                         "token=abc-_12\r\n") != NULL
         && strstr(body, "expires in 1 hour.") != NULL
         && strstr(body, "{{") == NULL, "body decodes with the values");
-    ngx_http_fluentai_test_ok(body && strstr(body, "\n") != NULL
+    ngx_http_fluentai_ok(body && strstr(body, "\n") != NULL
         && strstr(body, "t\nF") == NULL, "body lines end in CRLF");
     free(body);
 
     data = ngx_http_fluentai_mail_smtp_data(msg, len, &dlen);
-    ngx_http_fluentai_test_ok(data && dlen == len + 3
+    ngx_http_fluentai_ok(data && dlen == len + 3
         && memcmp(data + dlen - 5, "\r\n.\r\n", 5) == 0,
         "SMTP data ends in CRLF . CRLF");
     free(data);
@@ -334,7 +334,7 @@ ngx_http_fluentai_test_messages(void)
     msg = ngx_http_fluentai_test_build("Subject: Привет, {{name}}!\n\n"
                                        "{{link}}\n", cyr,
                                        "a@b.c", &len);
-    ngx_http_fluentai_test_ok(msg
+    ngx_http_fluentai_ok(msg
         && strstr(msg, "\r\nSubject: =?UTF-8?B?") != NULL
         && strstr(msg, "?=\r\n =?UTF-8?B?") != NULL
         && ngx_http_fluentai_test_lines(msg, len),
@@ -346,7 +346,7 @@ ngx_http_fluentai_test_messages(void)
     msg = ngx_http_fluentai_test_build("Subject: Hi {{name}}\n\n{{link}}\n",
                                        "x\r\nBcc: evil@example.com",
                                        "a@b.c", &len);
-    ngx_http_fluentai_test_ok(msg && strstr(msg, "\r\nBcc:") == NULL
+    ngx_http_fluentai_ok(msg && strstr(msg, "\r\nBcc:") == NULL
         && ngx_http_fluentai_test_lines(msg, len), "no header injection");
     free(msg);
 
@@ -354,19 +354,19 @@ ngx_http_fluentai_test_messages(void)
 
     msg = ngx_http_fluentai_test_build("Subject: =?x?= {{name}}\n\n{{link}}",
                                        "Ann", "a@b.c", &len);
-    ngx_http_fluentai_test_ok(msg
+    ngx_http_fluentai_ok(msg
         && strstr(msg, "\r\nSubject: =?UTF-8?B?") != NULL,
         "'=?' in a subject is encoded");
     free(msg);
 
     msg = ngx_http_fluentai_test_build("Subject: x\n\n{{link}}", "Ann",
                                        "not an address", &len);
-    ngx_http_fluentai_test_ok(msg == NULL, "no recipient: no message");
+    ngx_http_fluentai_ok(msg == NULL, "no recipient: no message");
 
     /* dot-stuffing and bare LF */
 
     data = ngx_http_fluentai_mail_smtp_data(".a\n..b\r\nc", 9, &dlen);
-    ngx_http_fluentai_test_ok(data
+    ngx_http_fluentai_ok(data
         && strcmp(data, "..a\r\n...b\r\nc\r\n.\r\n") == 0,
         "dot-stuffing, bare LF, final line");
     free(data);
@@ -380,5 +380,5 @@ main(void)
     ngx_http_fluentai_test_templates();
     ngx_http_fluentai_test_messages();
 
-    return ngx_http_fluentai_tap_done();
+    return ngx_http_fluentai_test_done();
 }

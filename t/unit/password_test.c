@@ -13,39 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
+
 #include <argon2.h>
 #include <crypt.h>
 
 #include "ngx_http_fluentai_password.h"
 
 
-static int  ngx_http_fluentai_test_n;
-static int  ngx_http_fluentai_test_failed;
-
-
-static void ngx_http_fluentai_ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-
-static void
-ngx_http_fluentai_ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    ngx_http_fluentai_test_n++;
-
-    if (!cond) {
-        ngx_http_fluentai_test_failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", ngx_http_fluentai_test_n);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}
 
 
 /* parses a space-separated line of words */
@@ -373,7 +348,5 @@ main(void)
     ngx_http_fluentai_test_bcrypt();
     ngx_http_fluentai_test_garbage();
 
-    printf("1..%d\n", ngx_http_fluentai_test_n);
-
-    return ngx_http_fluentai_test_failed ? 1 : 0;
+    return ngx_http_fluentai_test_done();
 }

@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "ngx_http_fluentai_validate.h"
-#include "tap.h"
+#include "unit.h"
 
 
 static char  ngx_http_fluentai_test_pw[8];
@@ -61,44 +61,44 @@ main(void)
     ngx_http_fluentai_vstr_t         t;
     ngx_http_fluentai_credentials_t  c;
 
-    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_reset(
+    ngx_http_fluentai_ok(ngx_http_fluentai_test_reset(
         "{\"token\": \"abc\", \"new_password\": \"new password 1\"}", &r,
         NULL, NULL) && r.token.len == 3 && r.new_password.len == 14,
         "reset: token and new_password");
-    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_reset(
+    ngx_http_fluentai_ok(ngx_http_fluentai_test_reset(
         "{\"token\": \"abc\", \"newPassword\": \"camel case 1\", "
         "\"new_password\": \"snake case 1\"}", &r, NULL, NULL)
         && memcmp(ngx_http_fluentai_test_pw, "camel", 5) == 0,
         "reset: newPassword wins");
-    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_reset(
+    ngx_http_fluentai_ok(ngx_http_fluentai_test_reset(
         "{\"new_password\": \"new password 1\"}", &r, "token",
         "value_error.missing"), "reset: token required");
-    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_reset(
+    ngx_http_fluentai_ok(ngx_http_fluentai_test_reset(
         "{\"token\": 5, \"new_password\": \"new password 1\"}", &r, "token",
         "type_error.str"), "reset: token must be a string");
-    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_reset(
+    ngx_http_fluentai_ok(ngx_http_fluentai_test_reset(
         "{\"token\": \"abc\", \"new_password\": \"short\"}", &r,
         "newPassword", "value_error.password"),
         "reset: the register password rule");
-    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_reset(
+    ngx_http_fluentai_ok(ngx_http_fluentai_test_reset(
         "{\"token\": \"abc\"}", &r, "newPassword", "value_error.missing"),
         "reset: new password required");
 
     body = json_loads("{\"token\": \"xyz\"}", 0, NULL);
     details = json_array();
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_validate_token(body, details, &t) == 0
         && t.len == 3, "verify: token");
     json_decref(body);
 
     body = json_loads("{\"token\": null}", 0, NULL);
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_validate_token(body, details, &t) == 1,
         "verify: null token refused");
     json_decref(body);
 
     body = json_loads("{\"email\": \"  Ann@Example.COM \"}", 0, NULL);
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_validate_email_request(body, details, &c) == 0
         && c.email.len == 15
         && memcmp(c.email.data, "ann@example.com", 15) == 0,
@@ -106,23 +106,23 @@ main(void)
     json_decref(body);
 
     body = json_loads("{\"email\": \"not an email\"}", 0, NULL);
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_validate_email_request(body, details, &c) == 0,
         "forgot: a malformed email is merely unknown");
     json_decref(body);
 
     body = json_loads("{}", 0, NULL);
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_validate_email_request(body, details, &c) == 1,
         "forgot: email required");
     json_decref(body);
 
     body = json_loads("{\"email\": \"\"}", 0, NULL);
-    ngx_http_fluentai_test_ok(
+    ngx_http_fluentai_ok(
         ngx_http_fluentai_validate_email_request(body, details, &c) == 1,
         "forgot: empty email refused");
     json_decref(body);
     json_decref(details);
 
-    return ngx_http_fluentai_tap_done();
+    return ngx_http_fluentai_test_done();
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "unit.h"
+
 #include <openssl/sha.h>
 
 #include "ngx_http_fluentai_token.h"
@@ -22,29 +24,6 @@
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-static int  ngx_http_fluentai_test_n;
-static int  ngx_http_fluentai_test_failed;
-
-
-static void
-ngx_http_fluentai_test_ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    ngx_http_fluentai_test_n++;
-
-    if (!cond) {
-        ngx_http_fluentai_test_failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", ngx_http_fluentai_test_n);
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-}
 
 
 static int
@@ -186,7 +165,5 @@ main(void)
                               "exactly 16 final characters accepted "
                               "(AEIMQUYcgkosw048)");
 
-    printf("1..%d\n", ngx_http_fluentai_test_n);
-
-    return ngx_http_fluentai_test_failed ? 1 : 0;
+    return ngx_http_fluentai_test_done();
 }

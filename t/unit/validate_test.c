@@ -12,39 +12,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "unit.h"
+
 #include "ngx_http_fluentai_validate.h"
 
 
-static int      ngx_http_fluentai_test_n;
-static int      ngx_http_fluentai_test_failed;
 
 /* the last body a helper validated: outputs point into it */
 static json_t  *ngx_http_fluentai_test_body;
-
-
-static void ngx_http_fluentai_ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-
-static void
-ngx_http_fluentai_ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    ngx_http_fluentai_test_n++;
-
-    if (!cond) {
-        ngx_http_fluentai_test_failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", ngx_http_fluentai_test_n);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}
 
 
 static void
@@ -875,7 +850,5 @@ main(void)
 
     ngx_http_fluentai_keep(NULL);
 
-    printf("1..%d\n", ngx_http_fluentai_test_n);
-
-    return ngx_http_fluentai_test_failed ? 1 : 0;
+    return ngx_http_fluentai_test_done();
 }

@@ -30,7 +30,9 @@ use warnings;
 use Exporter 'import';
 use HTTP::Tiny;
 use IPC::Run ();
+use Digest::SHA ();
 use JSON::PP ();
+use MIME::Base64 ();
 use Test::More ();
 use Test::Nginx::Util ();
 use Time::HiRes ();
@@ -45,6 +47,9 @@ our @EXPORT = qw(
     data_dir base_url fluentai_main_config fluentai_http_config
     fluentai_locations
 );
+
+# on request: use FluentAI::Test qw(:DEFAULT bearer claims jwt new_user)
+our @EXPORT_OK = qw(bearer claims jwt jwt_key new_user wait_until);
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 my $LogMark = 0;       # error log offset at the last start/reload
@@ -234,6 +239,83 @@ sub psql {
         or die "psql failed ($?): $err\nSQL: $sql\n";
     $out =~ s/^\s+|\s+$//g;
     return $out;
+}
+
+# { Authorization => "Bearer $token" }, for api(headers => ...)
+sub bearer { return { Authorization => "Bearer $_[0]" } }
+
+# the claims of a JWT (its payload, decoded; {} if there is none)
+sub claims {
+    my (undef, $p) = split /\./, $_[0] // '';
+    return json_decode(MIME::Base64::decode_base64url($p // '')) // {};
+}
+
+# the test HS256 secret, t/data/jwt.key without its trailing newlines
+my $JwtKey;
+sub jwt_key {
+    return $JwtKey if defined $JwtKey;
+    open my $fh, '<', data_dir() . '/jwt.key' or die "jwt.key: $!\n";
+    local $/;
+    $JwtKey = <$fh>;
+    close $fh;
+    $JwtKey =~ s/\n+\z//;
+    return $JwtKey;
+}
+
+# jwt(sub => ..., sid => ..., [type iat exp jti] => ..., header => {...},
+#     key => ...): an access token signed like the module's (alg "none" in
+#     the header: no signature)
+sub jwt {
+    my (%c) = @_;
+    my $hdr = $c{header} // { alg => 'HS256', typ => 'JWT' };
+    my $h = MIME::Base64::encode_base64url($JSON->encode($hdr));
+    my $p = MIME::Base64::encode_base64url($JSON->encode({
+        sub => $c{sub}, sid => $c{sid}, type => $c{type} // 'access',
+        iat => $c{iat} // time, exp => $c{exp} // time + 600,
+        jti => $c{jti} // 'test-' . int(rand(1e9)),
+    }));
+    my $sig = ($hdr->{alg} // '') eq 'none' ? ''
+            : MIME::Base64::encode_base64url(
+                  Digest::SHA::hmac_sha256("$h.$p", $c{key} // jwt_key()));
+    return "$h.$p.$sig";
+}
+
+# new_user($tag, name => ..., password => ...): a registered user (a
+# failed registration is a failed test), { id email name password access
+# token (= access) refresh sid }
+sub new_user {
+    my ($tag, %o) = @_;
+    my $email = unique_email($tag);
+    my $pw = $o{password} // 'correct horse battery';
+    my $name = $o{name} // "User $tag";
+    my $r = api(POST => '/auth/register',
+                json => { name => $name, email => $email, password => $pw });
+    Test::More::is($r->{status}, 200, "setup: register $tag")
+        or Test::More::diag($r->{body});
+    my $j = $r->{json} // {};
+    return {
+        id       => $j->{user}{id} // '',
+        email    => $email,
+        name     => $name,
+        password => $pw,
+        access   => $j->{access_token} // '',
+        token    => $j->{access_token} // '',
+        refresh  => $j->{refresh_token} // '',
+        sid      => claims($j->{access_token})->{sid} // '',
+    };
+}
+
+# wait_until(sub { ... }, $secs, $step): the condition's true value, or 0
+# after $secs
+sub wait_until {
+    my ($cond, $secs, $step) = @_;
+    my $deadline = Time::HiRes::time() + $secs;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v;
+        return 0 if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep($step // 0.02);
+    }
 }
 
 my $EmailSeq = 0;

@@ -14,7 +14,7 @@ use Test::Nginx::Util ();
 our $VERSION = '0.1-fluentai';
 
 our @EXPORT = qw(
-    run_tests run_test repeat_each no_shuffle
+    run_tests run_test repeat_each no_shuffle add_block_preprocessor
     env_to_nginx log_level master_on master_off workers
     no_long_string no_root_location server_port
 );
@@ -34,6 +34,12 @@ sub repeat_each (@) {
     return $RepeatEach;
 }
 sub no_shuffle () { $NoShuffle = 1 }
+
+# add_block_preprocessor(sub { my $block = shift; ... }): runs on every
+# block before it is run, as in Test::Nginx (e.g. default sections:
+# $block->set_value(config => ...) unless defined $block->config)
+our @Preprocessors;
+sub add_block_preprocessor (&) { push @Preprocessors, $_[0] }
 sub no_long_string () { $NoLongString = 1 }
 sub env_to_nginx (@) { Test::Nginx::Util::env_to_nginx(@_) }
 sub log_level (@) { Test::Nginx::Util::log_level(@_) }
@@ -366,6 +372,7 @@ sub run_tests () {
         @blocks = List::Util::shuffle(@blocks);
     }
     for my $block (@blocks) {
+        $_->($block) for @Preprocessors;
         my $ok = eval { run_test($block); 1 };
         unless ($ok) {
             fail($block->name . " - runner error");
