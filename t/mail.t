@@ -537,4 +537,12 @@ psql("UPDATE fluentai_mail_outbox SET failed_at = now(), seed = NULL,"
      . " last_error = 'test cleanup' WHERE sent_at IS NULL"
      . ' AND failed_at IS NULL');
 
+# housekeeping: fluentai_mail_purge() deletes what is done
+psql("SELECT fluentai_mail_purge(interval '0 seconds')");
+is psql('SELECT count(*) FROM fluentai_mail_outbox'), 0,
+    'fluentai_mail_purge: sent and failed rows deleted';
+is psql('SELECT count(*) FROM fluentai_email_tokens WHERE used_at IS NOT NULL'
+        . ' OR expires_at < now()'), 0,
+    'fluentai_mail_purge: used and expired tokens deleted';
+
 done_testing;
