@@ -211,6 +211,7 @@ my $A = scratch_db('empty');
             [is_active => 'boolean', 'NO', 'true'],
             [created_at => $TZ, 'NO', 'now()'],
             [updated_at => $TZ, 'NO', 'now()'],
+            [email_verified_at => $TZ, 'YES', ''],
         ],
         sessions => [
             [id => 'uuid', 'NO', 'gen_random_uuid()'],
