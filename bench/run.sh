@@ -269,7 +269,7 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
 # ---------------------------------------------------------------------------
 # nginx
 
-PORT=$(free_port)
+PORT=${BENCH_PORT:-$(free_port)}           # nginx; the rest is on sockets
 URL="http://127.0.0.1:$PORT"
 NGX_PID_FILE="$D/nginx/nginx.pid"
 

@@ -5,8 +5,9 @@
 #
 #   bench/sql_of.pl src/ngx_http_fluentai_sql.c fluentai_profile
 #
-# It reads the table entry { "name", "..." "..." MACRO "...", nparams, ro },
-# expands the #define'd string macros of the file and joins the literals.
+# It reads the table entry [...] = { .name = "name", .text = "..." "..."
+# MACRO "...", .nparams = ... }, expands the #define'd string macros of the
+# file and joins the literals.
 use strict;
 use warnings;
 
@@ -25,7 +26,7 @@ while ($src =~ /^#define\s+(\w+)[ \t]*(?:\\\n)?\s*((?:"(?:[^"\\]|\\.)*"\s*(?:\\\
     $macro{$m} = join '', $body =~ /"((?:[^"\\]|\\.)*)"/g;
 }
 
-$src =~ /\{\s*"\Q$name\E"\s*,(.*?),\s*\d+\s*,\s*\d+\s*\}/s
+$src =~ /\.name\s*=\s*"\Q$name\E"\s*,\s*\.text\s*=(.*?),\s*\.nparams\b/s
     or die "$0: statement $name not found in $file\n";
 my $body = $1;
 
