@@ -435,7 +435,7 @@ cpu_end() {     # NAME REQUESTS: CPU per request of each part
     local w n=${2:-0}
     for w in nginx pg client; do
         local d=$(( $(cpu_us $w) - ${R[$1.cpu0_$w]} ))
-        [ "$n" -gt 0 ] && R[$1.cpu_$w]=$((d / n))
+        ((n > 0)) && R[$1.cpu_$w]=$((d / n)) || :
     done
 }
 
