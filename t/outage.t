@@ -73,8 +73,10 @@ start_nginx(
     main_config => fluentai_main_config(threads => 2),
     http_config => fluentai_http_config(
         database => "$ENV{TEST_NGINX_PG_CONNINFO} application_name=$APP",
+        # the mail sender's own connection (worker 0) is not the pool's
         extra    => "    fluentai_database_pool size=$POOL;\n"
-                  . "    fluentai_database_timeout 2s;\n"),
+                  . "    fluentai_database_timeout 2s;\n"
+                  . "    fluentai_mail_sender off;\n"),
     config => fluentai_locations(),
 ) or BAIL_OUT('nginx did not start');
 
