@@ -104,6 +104,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       offsetof(ngx_http_fluentai_main_conf_t, short_ttl),
       NULL },
 
+    { ngx_string("fluentai_session_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, max_lifetime),
+      NULL },
+
     { ngx_string("fluentai_password_hash"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
       ngx_http_fluentai_password_hash_conf,
@@ -201,6 +208,7 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->access_ttl = NGX_CONF_UNSET;
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
+    mcf->max_lifetime = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -218,6 +226,23 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->access_ttl, 1800);
     ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
     ngx_conf_init_value(mcf->short_ttl, 86400);
+    ngx_conf_init_value(mcf->max_lifetime, 30 * 86400);
+
+    if (mcf->max_lifetime < 1 || mcf->max_lifetime > NGX_MAX_INT32_VALUE) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fluentai_session_max_lifetime\" must be between "
+                      "1s and 68 years");
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The server gives up on a statement before the module does, so a
+     * statement the module answered 503 for is rolled back, never
+     * committed behind the client's back (see pg.c).
+     */
+
+    ngx_sprintf(mcf->statement_timeout, "SET statement_timeout = %M%Z",
+                ngx_max(mcf->timeout - mcf->timeout / 5, 1));
 
     if (!mcf->argon2_set) {
         mcf->argon2.m = 19456;

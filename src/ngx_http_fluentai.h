@@ -23,7 +23,7 @@
 
 #define NGX_HTTP_FLUENTAI_MAX_BODY         16384
 #define NGX_HTTP_FLUENTAI_SECRET_MIN       32
-#define NGX_HTTP_FLUENTAI_MAX_PARAMS       8
+#define NGX_HTTP_FLUENTAI_MAX_PARAMS       10
 #define NGX_HTTP_FLUENTAI_UNPROCESSABLE    422
 
 
@@ -82,6 +82,8 @@ typedef struct {
     time_t                          access_ttl;
     time_t                          refresh_ttl;
     time_t                          short_ttl;
+    time_t                          max_lifetime;    /* of a session */
+    u_char                          statement_timeout[48];  /* SET ... */
 
     ngx_http_fluentai_argon2_t      argon2;
     ngx_flag_t                      argon2_set;
@@ -177,6 +179,8 @@ struct ngx_http_fluentai_ctx_s {
     ngx_str_t                       session_id;
     ngx_str_t                       error_code;      /* $fluentai_error_code */
     ngx_str_t                       old_hash;        /* verified hash */
+    ngx_str_t                       cred_version;    /* read with it */
+    time_t                          session_end;     /* 0: unknown */
     ngx_flag_t                      active;
 
     /* the new refresh token and its hash; the hash of the presented one */
@@ -250,6 +254,8 @@ void ngx_http_fluentai_param_int(ngx_http_request_t *r,
     ngx_http_fluentai_query_t *q, ngx_uint_t i, ngx_int_t value);
 void ngx_http_fluentai_param_session(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
+void ngx_http_fluentai_param_max(ngx_http_request_t *r,
+    ngx_http_fluentai_query_t *q, ngx_uint_t i);
 ngx_int_t ngx_http_fluentai_rows(ngx_http_request_t *r, PGresult *res,
     ngx_uint_t exactly_one);
 

@@ -45,6 +45,7 @@ struct ngx_http_fluentai_pg_conn_s {
     ngx_uint_t                       used;
     unsigned                         writing:1;
     unsigned                         in_idle:1;
+    unsigned                         configured:1;   /* the SET done */
 };
 
 
@@ -493,13 +494,8 @@ ngx_http_fluentai_pg_connect_step(ngx_http_fluentai_pg_conn_t *conn)
     conn->pool->down = 0;
     conn->pool->backoff = 0;
 
-    if (conn->pool->mcf->prepare) {
-        conn->state = NGX_HTTP_FLUENTAI_PG_PREPARING;
-        ngx_http_fluentai_pg_prepare_next(conn);
-        return;
-    }
-
-    ngx_http_fluentai_pg_ready(conn);
+    conn->state = NGX_HTTP_FLUENTAI_PG_PREPARING;
+    ngx_http_fluentai_pg_prepare_next(conn);
 }
 
 
@@ -546,12 +542,32 @@ ngx_http_fluentai_pg_connect_failed(ngx_http_fluentai_pg_conn_t *conn,
 }
 
 
+/*
+ * A new connection's setup: first "SET statement_timeout" (below the
+ * module's timeout: a statement the module gives up on is cancelled and
+ * rolled back by the server too), then, unless "fluentai_database_prepare
+ * off", every statement is prepared.
+ */
+
 static void
 ngx_http_fluentai_pg_prepare_next(ngx_http_fluentai_pg_conn_t *conn)
 {
     ngx_http_fluentai_sql_t  *sql;
 
-    if (conn->prepared == NGX_HTTP_FLUENTAI_SQL_COUNT) {
+    if (!conn->configured) {
+        if (!PQsendQuery(conn->pg,
+                         (char *) conn->pool->mcf->statement_timeout)
+            || ngx_http_fluentai_pg_flush(conn) != NGX_OK)
+        {
+            ngx_http_fluentai_pg_error(conn, "set statement_timeout");
+        }
+
+        return;
+    }
+
+    if (conn->prepared == NGX_HTTP_FLUENTAI_SQL_COUNT
+        || !conn->pool->mcf->prepare)
+    {
         ngx_http_fluentai_pg_ready(conn);
         return;
     }
@@ -803,7 +819,14 @@ ngx_http_fluentai_pg_complete(ngx_http_fluentai_pg_conn_t *conn)
         }
 
         PQclear(res);
-        conn->prepared++;
+
+        if (conn->configured) {
+            conn->prepared++;
+
+        } else {
+            conn->configured = 1;
+        }
+
         ngx_http_fluentai_pg_prepare_next(conn);
         return;
     }

@@ -10,8 +10,17 @@
 #include "ngx_http_fluentai.h"
 
 
-#define NGX_HTTP_FLUENTAI_SESSION_OK                                          \
-    "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"
+/*
+ * A live session (sql/migrations/010): not revoked, not expired, user
+ * active, same credential version as its user (no password change or
+ * deactivation since it was created), younger than the maximum lifetime,
+ * parameter max (seconds).
+ */
+
+#define NGX_HTTP_FLUENTAI_SESSION_OK(max)                                     \
+    "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"           \
+    " AND s.credential_version = u.credential_version"                        \
+    " AND s.created_at > now() - make_interval(secs => " max "::int)"
 
 
 ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
@@ -24,10 +33,12 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
       "WITH u AS ("
       " INSERT INTO users (email, name, hashed_password)"
       " VALUES ($1::text, $2::text, $3::text)"
-      " RETURNING id, email, name, avatar, bio),"
+      " RETURNING id, email, name, avatar, bio, credential_version),"
       " s AS ("
-      " INSERT INTO sessions (user_id, expires_at, remember)"
-      " SELECT id, now() + make_interval(secs => $5::int), true FROM u"
+      " INSERT INTO sessions (user_id, expires_at, remember,"
+      " credential_version)"
+      " SELECT id, now() + make_interval(secs => $5::int), true,"
+      " credential_version FROM u"
       " RETURNING id),"
       " t AS ("
       " INSERT INTO refresh_tokens (hash, session_id)"
@@ -38,65 +49,88 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
     /* $1 email (lower case) */
 
     { "fluentai_login_user",
-      "SELECT id, email, name, avatar, bio, hashed_password, is_active"
+      "SELECT id, email, name, avatar, bio, hashed_password, is_active,"
+      " credential_version"
       " FROM users WHERE lower(email) = $1::text",
       1, 1 },
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
-     * $5 the hash that was verified, $6 remember
+     * $5 the hash that was verified, $6 remember, $7 the credential
+     * version read with that hash.  The user's row is locked first: a
+     * password change or deactivation that committed since the hash was
+     * read makes "me" empty (no session); one that comes later waits for
+     * this statement and then ends the new session with the others.
      */
 
     { "fluentai_login_session",
-      "WITH h AS ("
+      "WITH me AS ("
+      " SELECT id, credential_version FROM users"
+      " WHERE id = $1::uuid AND is_active AND hashed_password = $5::text"
+      " AND credential_version = $7::int FOR NO KEY UPDATE),"
+      " h AS ("
       " UPDATE users SET hashed_password = $4::text"
-      " WHERE id = $1::uuid AND $4::text IS NOT NULL"
-      " AND hashed_password = $5::text),"
+      " WHERE id IN (SELECT id FROM me) AND $4::text IS NOT NULL),"
       " s AS ("
-      " INSERT INTO sessions (user_id, expires_at, remember)"
-      " SELECT id, now() + make_interval(secs => $3::int), $6::bool"
-      " FROM users WHERE id = $1::uuid AND is_active"
+      " INSERT INTO sessions (user_id, expires_at, remember,"
+      " credential_version)"
+      " SELECT id, now() + make_interval(secs => $3::int), $6::bool,"
+      " credential_version FROM me"
       " RETURNING id),"
       " t AS ("
       " INSERT INTO refresh_tokens (hash, session_id)"
       " SELECT $2::bytea, id FROM s)"
       " SELECT id FROM s",
-      6, 0 },
+      7, 0 },
 
-    /* $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl */
+    /*
+     * $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl,
+     * $5 max lifetime
+     */
 
     { "fluentai_refresh",
-      "SELECT status, session_id, user_id FROM fluentai_refresh("
-      "$1::bytea, $2::bytea, $3::int, $4::int)",
-      4, 0 },
+      "SELECT status, session_id, user_id, ends_at FROM fluentai_refresh("
+      "$1::bytea, $2::bytea, $3::int, $4::int, $5::int)",
+      5, 0 },
 
-    /* $1 session id, $2 user id, $3 refresh hash, $4 all sessions */
+    /*
+     * $1 session id, $2 user id (a valid access token), $3 refresh hash,
+     * $4 all sessions, $5 max lifetime.  Only live credentials name a
+     * session: the access token's session if live, the session of an
+     * unused refresh token if live.  A rotated token, or one of a revoked
+     * or expired session, names nothing, so it cannot end "all" either.
+     */
 
     { "fluentai_logout",
       "WITH target AS ("
-      " SELECT id, user_id FROM sessions"
-      " WHERE id = $1::uuid AND user_id = $2::uuid"
+      " SELECT s.id, s.user_id FROM sessions s JOIN users u"
+      " ON u.id = s.user_id"
+      " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+      NGX_HTTP_FLUENTAI_SESSION_OK("$5")
       " UNION"
       " SELECT s.id, s.user_id FROM refresh_tokens t"
-      " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea)"
+      " JOIN sessions s ON s.id = t.session_id JOIN users u"
+      " ON u.id = s.user_id"
+      " WHERE t.hash = $3::bytea AND t.used_at IS NULL AND "
+      NGX_HTTP_FLUENTAI_SESSION_OK("$5") ")"
       " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
       " WHERE s.revoked_at IS NULL"
       " AND (s.id IN (SELECT id FROM target)"
       " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
-      4, 0 },
+      5, 0 },
 
-    /* $1 session id, $2 user id */
+    /* $1 session id, $2 user id, $3 max lifetime */
 
     { "fluentai_profile",
       "SELECT u.id, u.email, u.name, u.avatar, u.bio"
       " FROM sessions s JOIN users u ON u.id = s.user_id"
       " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-      NGX_HTTP_FLUENTAI_SESSION_OK,
-      2, 1 },
+      NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      3, 1 },
 
     /*
      * $1 session id, $2 user id, $3/$5/$7 set name/avatar/bio,
-     * $4/$6/$8 their values
+     * $4/$6/$8 their values, $9 max lifetime
      */
 
     { "fluentai_profile_update",
@@ -107,38 +141,37 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
       " updated_at = now()"
       " FROM sessions s"
       " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND u.id = s.user_id"
-      " AND " NGX_HTTP_FLUENTAI_SESSION_OK
+      " AND " NGX_HTTP_FLUENTAI_SESSION_OK("$9")
       " RETURNING u.id, u.email, u.name, u.avatar, u.bio",
-      8, 0 },
+      9, 0 },
 
-    /* $1 session id, $2 user id */
+    /* $1 session id, $2 user id, $3 max lifetime */
 
     { "fluentai_password_get",
       "SELECT u.hashed_password"
       " FROM sessions s JOIN users u ON u.id = s.user_id"
       " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-      NGX_HTTP_FLUENTAI_SESSION_OK,
-      2, 1 },
+      NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      3, 1 },
 
-    /* $1 session id, $2 user id, $3 new hash, $4 the verified hash */
+    /*
+     * $1 session id, $2 user id, $3 new hash, $4 the verified hash,
+     * $5 max lifetime.  fluentai_set_password() (migration 010) stores
+     * the hash if it is still the verified one, bumps the credential
+     * version, revokes the other sessions and keeps this one live.
+     * Columns: the live session (0/1), the password changed (0/1).
+     */
 
     { "fluentai_password_set",
       "WITH me AS ("
       " SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id"
       " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-      NGX_HTTP_FLUENTAI_SESSION_OK "),"
+      NGX_HTTP_FLUENTAI_SESSION_OK("$5") "),"
       " upd AS ("
-      " UPDATE users SET hashed_password = $3::text, updated_at = now()"
-      " WHERE id = $2::uuid AND hashed_password = $4::text"
-      " AND EXISTS (SELECT 1 FROM me)"
-      " RETURNING id),"
-      " rev AS ("
-      " UPDATE sessions SET revoked_at = now(),"
-      " revoke_reason = 'password_changed'"
-      " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
-      " AND revoked_at IS NULL)"
-      " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
-      4, 0 }
+      " SELECT fluentai_set_password($2::uuid, $3::text, $4::text,"
+      " $1::uuid, 'password_changed') AS v FROM me)"
+      " SELECT (SELECT count(*) FROM me), (SELECT count(v) FROM upd)",
+      5, 0 }
 };
 
 
@@ -216,6 +249,20 @@ ngx_http_fluentai_param_int(ngx_http_request_t *r,
 }
 
 
+/* the maximum session age, fluentai_session_max_lifetime, in seconds */
+
+void
+ngx_http_fluentai_param_max(ngx_http_request_t *r,
+    ngx_http_fluentai_query_t *q, ngx_uint_t i)
+{
+    ngx_http_fluentai_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_module);
+
+    ngx_http_fluentai_param_int(r, q, i, mcf->max_lifetime);
+}
+
+
 /* $1 session id, $2 user id, from the verified access token */
 
 void
@@ -257,6 +304,18 @@ ngx_http_fluentai_rows(ngx_http_request_t *r, PGresult *res,
                       "fluentai: statement \"%s\" failed: %s",
                       ngx_http_fluentai_sql[ctx->query.sql].name,
                       PQresultErrorMessage(res));
+
+        /*
+         * 57014: the server's statement_timeout (set below the module's
+         * timeout, see pg.c) cancelled it; it was rolled back
+         */
+
+        if (ngx_http_fluentai_sqlstate(res, "57014")) {
+            ngx_http_fluentai_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "database_unavailable");
+            return -1;
+        }
+
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "internal_error");
         return -1;

@@ -52,6 +52,7 @@ ngx_http_fluentai_profile_update(ngx_http_request_t *r)
     ngx_http_fluentai_param_opt(r, 2, p->set_name, &p->name);
     ngx_http_fluentai_param_opt(r, 4, p->set_avatar, &p->avatar);
     ngx_http_fluentai_param_opt(r, 6, p->set_bio, &p->bio);
+    ngx_http_fluentai_param_max(r, &ctx->query, 8);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
                                ngx_http_fluentai_user_done);
@@ -134,6 +135,7 @@ ngx_http_fluentai_change_password(ngx_http_request_t *r)
     ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET;
 
     ngx_http_fluentai_param_session(r, ctx);
+    ngx_http_fluentai_param_max(r, &ctx->query, 2);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, &ctx->query,
                                ngx_http_fluentai_password_got);
@@ -211,6 +213,7 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
     ngx_http_fluentai_param(r, q, 2, job->out, ngx_strlen(job->out));
     ngx_http_fluentai_param(r, q, 3, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
+    ngx_http_fluentai_param_max(r, q, 4);
 
     ngx_http_fluentai_pg_query(r, &ctx->pg, q,
                                ngx_http_fluentai_password_stored);
