@@ -310,7 +310,23 @@ ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fluentai_loc_conf_t *prev = parent;
     ngx_http_fluentai_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_fluentai_main_conf_t  *mcf;
+
     ngx_conf_merge_value(conf->auth_jwt, prev->auth_jwt, 0);
+
+    /* where the module is used, every error log line is redacted */
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if ((mcf->endpoints || mcf->jwt_used)
+        && ngx_http_fluentai_redact_log(cf, &mcf->redacted_logs,
+                                        clcf->error_log)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -319,6 +335,8 @@ ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_fluentai_preconfiguration(ngx_conf_t *cf)
 {
+    ngx_http_fluentai_wipe_init();
+
     return ngx_http_fluentai_add_variables(cf);
 }
 
@@ -337,6 +355,13 @@ ngx_http_fluentai_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_fluentai_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_fluentai_redact_handler;
 
     return NGX_OK;
 }

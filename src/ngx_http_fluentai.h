@@ -93,6 +93,7 @@ typedef struct {
     ngx_thread_pool_t              *thread_pool;
 
     ngx_array_t                    *cors_origins;    /* of ngx_str_t */
+    ngx_array_t                    *redacted_logs;   /* of ngx_log_t * */
 
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;
@@ -180,6 +181,7 @@ struct ngx_http_fluentai_ctx_s {
     ngx_str_t                       error_code;      /* $fluentai_error_code */
     ngx_str_t                       old_hash;        /* verified hash */
     ngx_str_t                       cred_version;    /* read with it */
+    ngx_str_t                       raw_args;        /* before redaction */
     time_t                          session_end;     /* 0: unknown */
     ngx_flag_t                      active;
 
@@ -265,6 +267,17 @@ void ngx_http_fluentai_task(ngx_http_request_t *r,
 ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *encoded,
     ngx_http_fluentai_vstr_t *password, ngx_http_fluentai_vstr_t *new_password);
+
+/* redact: no secret in any log line */
+size_t ngx_http_fluentai_redact(u_char *dst, size_t cap, u_char *src,
+    size_t len);
+ngx_int_t ngx_http_fluentai_redact_log(ngx_conf_t *cf, ngx_array_t **logs,
+    ngx_log_t *log);
+ngx_int_t ngx_http_fluentai_redact_handler(ngx_http_request_t *r);
+
+/* wipe: plaintext passwords before their memory is freed */
+void ngx_http_fluentai_wipe_init(void);
+void ngx_http_fluentai_wipe_body(ngx_http_request_t *r, ngx_str_t *copy);
 
 /* gate: "fluentai_auth_jwt" for other locations */
 ngx_int_t ngx_http_fluentai_access_handler(ngx_http_request_t *r);

@@ -352,24 +352,6 @@ sub child_result {
         . " (exp - end = " . ($exp - $end) . ')';
 }
 
-# a configured maximum
-{
-    stop_nginx();
-    start_nginx(main_config => fluentai_main_config(),
-                http_config => fluentai_http_config(
-                    extra => "    fluentai_session_max_lifetime 3s;\n"),
-                config      => fluentai_locations())
-        or BAIL_OUT('nginx did not restart');
-    my $u = new_user('maxlife');
-    my $r = refresh($u->{refresh});
-    is $r->{status}, 200, '5: fluentai_session_max_lifetime 3s: refresh at once';
-    my $exp = jwt_payload($r->{json}{access_token})->{exp} // 0;
-    ok $exp <= time + 4, '5: ... the access token ends with the session';
-    sleep 3.5;
-    is code(refresh($r->{json}{refresh_token})), '401 invalid_refresh_token',
-        '5: fluentai_session_max_lifetime 3s: no refresh after 3.5 s';
-}
-
 # ------------------------------------------------ 6. deactivation revokes
 
 {
@@ -435,6 +417,24 @@ sub child_result {
         '7: nbf not a number: 401 invalid_token';
     is jwt_payload($u->{access})->{iat} <= time, 1,
         '7: issued tokens carry no future iat';
+}
+
+# 5. a configured maximum (last: it restarts nginx)
+{
+    stop_nginx();
+    start_nginx(main_config => fluentai_main_config(),
+                http_config => fluentai_http_config(
+                    extra => "    fluentai_session_max_lifetime 3s;\n"),
+                config      => fluentai_locations())
+        or BAIL_OUT('nginx did not restart');
+    my $u = new_user('maxlife');
+    my $r = refresh($u->{refresh});
+    is $r->{status}, 200, '5: fluentai_session_max_lifetime 3s: refresh at once';
+    my $exp = jwt_payload($r->{json}{access_token})->{exp} // 0;
+    ok $exp <= time + 4, '5: ... the access token ends with the session';
+    sleep 3.5;
+    is code(refresh($r->{json}{refresh_token})), '401 invalid_refresh_token',
+        '5: fluentai_session_max_lifetime 3s: no refresh after 3.5 s';
 }
 
 stop_nginx();
