@@ -443,12 +443,12 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
 
 
 /*
- * Always 200 (as the original), but the session named by a live
- * credential is revoked first: a valid (unexpired) bearer token of a live
- * session, and/or the body's refresh token if it is unused and its
- * session live.  {"all": true} or ?scope=all revokes all of the user's
- * sessions, named by such a credential only (never by a rotated token or
- * one of a revoked or expired session).
+ * Always 200 (as the original), but the live session named by a valid
+ * (unexpired) bearer token and/or by the body's refresh token is revoked
+ * first.  {"all": true} or ?scope=all revokes all of the user's sessions,
+ * named by a live credential only: the access token, or an unused refresh
+ * token (a rotated one ends its own session only, as reuse).  See the
+ * statement in sql.c.
  */
 
 void

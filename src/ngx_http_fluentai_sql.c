@@ -95,28 +95,31 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[] = {
 
     /*
      * $1 session id, $2 user id (a valid access token), $3 refresh hash,
-     * $4 all sessions, $5 max lifetime.  Only live credentials name a
-     * session: the access token's session if live, the session of an
-     * unused refresh token if live.  A rotated token, or one of a revoked
-     * or expired session, names nothing, so it cannot end "all" either.
+     * $4 all sessions, $5 max lifetime.  Only live sessions are named:
+     * the access token's, the refresh token's.  "all" needs a live
+     * credential: the access token, or an unused refresh token.  A token
+     * already rotated ends its own session only (as presenting it to
+     * refresh does: reuse), so a logout racing a refresh still ends the
+     * session, and a stale token never ends the others.
      */
 
     { "fluentai_logout",
       "WITH target AS ("
-      " SELECT s.id, s.user_id FROM sessions s JOIN users u"
+      " SELECT s.id, s.user_id, true AS live FROM sessions s JOIN users u"
       " ON u.id = s.user_id"
       " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
       NGX_HTTP_FLUENTAI_SESSION_OK("$5")
-      " UNION"
-      " SELECT s.id, s.user_id FROM refresh_tokens t"
+      " UNION ALL"
+      " SELECT s.id, s.user_id, t.used_at IS NULL FROM refresh_tokens t"
       " JOIN sessions s ON s.id = t.session_id JOIN users u"
       " ON u.id = s.user_id"
-      " WHERE t.hash = $3::bytea AND t.used_at IS NULL AND "
+      " WHERE t.hash = $3::bytea AND "
       NGX_HTTP_FLUENTAI_SESSION_OK("$5") ")"
       " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
       " WHERE s.revoked_at IS NULL"
       " AND (s.id IN (SELECT id FROM target)"
-      " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
+      " OR ($4::bool"
+      " AND s.user_id IN (SELECT user_id FROM target WHERE live)))",
       5, 0 },
 
     /* $1 session id, $2 user id, $3 max lifetime */

@@ -55,10 +55,13 @@ my $master = do {
     open my $fh, '<', "$servroot/logs/nginx.pid" or die "no pid file: $!";
     my $p = <$fh>; chomp $p; $p;
 };
-my ($worker) = grep {
-    open my $fh, '<', "/proc/$_/stat" or next;
-    (split ' ', scalar <$fh>)[3] == $master;
-} map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
+sub parent_of {
+    open my $fh, '<', "/proc/$_[0]/stat" or return 0;
+    my $stat = <$fh> // '';
+    return $stat =~ /\)\s+\S+\s+(\d+)/ ? $1 : 0;
+}
+my ($worker) = grep { parent_of($_) == $master }
+               map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
 ok $worker, "the worker process ($worker)";
 
 sub scan {
