@@ -19,6 +19,8 @@ static char *ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fluentai_database_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_fluentai_statement_timeout(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_fluentai_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf,
@@ -67,6 +69,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_fluentai_main_conf_t, timeout),
+      NULL },
+
+    { ngx_string("fluentai_database_statement_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fluentai_statement_timeout,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("fluentai_database_prepare"),
@@ -209,6 +218,7 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
     mcf->max_lifetime = NGX_CONF_UNSET;
+    mcf->stmt_timeout = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -241,8 +251,20 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
      * committed behind the client's back (see pg.c).
      */
 
-    ngx_sprintf(mcf->statement_timeout, "SET statement_timeout = %M%Z",
-                ngx_max(mcf->timeout - mcf->timeout / 5, 1));
+    ngx_conf_init_msec_value(mcf->stmt_timeout,
+                             ngx_max(mcf->timeout - mcf->timeout / 5, 1));
+
+    if (mcf->stmt_timeout >= mcf->timeout && mcf->stmt_timeout != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fluentai_database_statement_timeout\" must be "
+                      "shorter than \"fluentai_database_timeout\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->stmt_timeout) {
+        ngx_sprintf(mcf->statement_timeout, "SET statement_timeout = %M%Z",
+                    mcf->stmt_timeout);
+    }
 
     if (!mcf->argon2_set) {
         mcf->argon2.m = 19456;
@@ -440,6 +462,38 @@ invalid:
                        "invalid parameter \"%V\" (expected size=1..1024 "
                        "and optional queue=0..1048576)", &value[i]);
     return NGX_CONF_ERROR;
+}
+
+
+/* a time, or "off": the server's own statement_timeout is left alone */
+
+static char *
+ngx_http_fluentai_statement_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->stmt_timeout != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        mcf->stmt_timeout = 0;
+        return NGX_CONF_OK;
+    }
+
+    mcf->stmt_timeout = ngx_parse_time(&value[1], 0);
+
+    if (mcf->stmt_timeout == (ngx_msec_t) NGX_ERROR || mcf->stmt_timeout == 0)
+    {
+        return "invalid value";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

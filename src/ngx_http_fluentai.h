@@ -83,6 +83,7 @@ typedef struct {
     time_t                          refresh_ttl;
     time_t                          short_ttl;
     time_t                          max_lifetime;    /* of a session */
+    ngx_msec_t                      stmt_timeout;    /* 0: off */
     u_char                          statement_timeout[48];  /* SET ... */
 
     ngx_http_fluentai_argon2_t      argon2;

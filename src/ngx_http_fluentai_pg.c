@@ -554,6 +554,12 @@ ngx_http_fluentai_pg_prepare_next(ngx_http_fluentai_pg_conn_t *conn)
 {
     ngx_http_fluentai_sql_t  *sql;
 
+    /* "fluentai_database_statement_timeout off": nothing to set */
+
+    if (!conn->configured && conn->pool->mcf->statement_timeout[0] == '\0') {
+        conn->configured = 1;
+    }
+
     if (!conn->configured) {
         if (!PQsendQuery(conn->pg,
                          (char *) conn->pool->mcf->statement_timeout)

@@ -375,7 +375,8 @@ sub pg_log_since {
     Test::Nginx::Util::workers(2);
     my $timeout = $VG ? 30 : 10;
     start(http => "    fluentai_database_pool size=2;\n"
-                  . "    fluentai_database_timeout ${timeout}s;\n")
+                  . "    fluentai_database_timeout ${timeout}s;\n"
+                  . "    fluentai_database_statement_timeout off;\n")
         or BAIL_OUT('nginx did not start');
 
     my $W = 1;
@@ -613,8 +614,10 @@ sub pg_log_since {
 
 {
     my $T = $VG ? 3 : 1;
+    # the module's own timeout and queue, not the server's statement_timeout
     start(http => "    fluentai_database_pool size=1 queue=1;\n"
-                  . "    fluentai_database_timeout ${T}s;\n")
+                  . "    fluentai_database_timeout ${T}s;\n"
+                  . "    fluentai_database_statement_timeout off;\n")
         or BAIL_OUT('nginx did not start');
     settle_backends(0);
     my $u = new_user('pool-queue');

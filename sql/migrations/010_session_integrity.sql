@@ -232,8 +232,9 @@ BEGIN
             RETURN;
         END IF;
 
-        RETURN QUERY SELECT 'ok'::text, v_sid, v_uid,
-                            floor(extract(epoch FROM v_created + v_max))::bigint;
+        RETURN QUERY
+            SELECT 'ok'::text, v_sid, v_uid,
+                   floor(extract(epoch FROM v_created + v_max))::bigint;
         RETURN;
     END IF;
 
