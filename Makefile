@@ -11,6 +11,7 @@ sources     = $(shell . $(TOP)/src/sources.sh && echo $$$(1))
 PURE_SRCS  := $(call sources,FLUENTAI_PURE_SRCS)
 MOD_SRCS   := $(call sources,FLUENTAI_HTTP_SRCS) \
               $(call sources,FLUENTAI_PG_SRCS) $(PURE_SRCS) \
+              $(call sources,FLUENTAI_MAIL_SRCS) \
               $(call sources,FLUENTAI_HDRS) src/sources.sh
 
 .PHONY: all build

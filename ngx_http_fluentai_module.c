@@ -77,6 +77,17 @@ static ngx_http_fluentai_endpoint_t  ngx_http_fluentai_endpoints[] = {
 
     { ngx_string("metrics"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_fluentai_metrics_send, NULL, 0 },
+    { ngx_string("forgot_password"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_forgot_password, 1 },
+
+    { ngx_string("reset_password"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_reset_password, 1 },
+
+    { ngx_string("verify_email"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_verify_email, 1 },
+
+    { ngx_string("resend_verification"), NGX_HTTP_POST,
+      NULL, ngx_http_fluentai_resend_verification, 1 },
 
     { ngx_null_string, 0, NULL, NULL, 0 }
 };

@@ -126,6 +126,9 @@ typedef struct {
     unsigned                        logout_all:1;
     unsigned                        has_bearer:1;
     unsigned                        has_refresh:1;
+    unsigned                        email_verified:1; /* login */
+    unsigned                        mail_queued:1;    /* register */
+    ngx_uint_t                      mail_kind;        /* recovery.c */
 } ngx_http_fluentai_ctx_t;
 
 
@@ -256,6 +259,12 @@ void ngx_http_fluentai_logout(ngx_http_request_t *r);
 void ngx_http_fluentai_profile(ngx_http_request_t *r);
 void ngx_http_fluentai_profile_update(ngx_http_request_t *r);
 void ngx_http_fluentai_change_password(ngx_http_request_t *r);
+
+/* recovery.c: forgot/reset password, verify email (mail.h: the mail) */
+void ngx_http_fluentai_forgot_password(ngx_http_request_t *r);
+void ngx_http_fluentai_reset_password(ngx_http_request_t *r);
+void ngx_http_fluentai_verify_email(ngx_http_request_t *r);
+void ngx_http_fluentai_resend_verification(ngx_http_request_t *r);
 void ngx_http_fluentai_health(ngx_http_request_t *r);
 
 

@@ -9,9 +9,12 @@
 
 
 #include "ngx_http_fluentai.h"
+#include "ngx_http_fluentai_mail.h"
 
 
 static void ngx_http_fluentai_register_hashed(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fluentai_register_verification(
+    ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx);
 static void ngx_http_fluentai_register_done(ngx_http_request_t *r,
     PGresult *res);
 static void ngx_http_fluentai_login_user(ngx_http_request_t *r,
@@ -98,9 +101,64 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
     ngx_http_fluentai_param_bin(q, 3, ctx->refresh_hash,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r->pool, q, 4, ctx->mcf->refresh_ttl);
-    ngx_http_fluentai_audit_params(r, q, 5);
+    ngx_http_fluentai_audit_params(r, q, 8);
+
+    if (ngx_http_fluentai_register_verification(r, ctx) != NGX_OK) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error", NULL);
+        return;
+    }
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_register_done);
+}
+
+
+/*
+ * $6 token hash, $7 outbox seed, $8 ttl of the verification mail that
+ * "fluentai_email_verification on|required" queues with the user; NULL
+ * otherwise
+ */
+
+static ngx_int_t
+ngx_http_fluentai_register_verification(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx)
+{
+    u_char                         *seed;
+    ngx_http_fluentai_query_t      *q;
+    ngx_http_fluentai_mail_conf_t  *mcf;
+    u_char                          token[NGX_HTTP_FLUENTAI_REFRESH_LEN + 1];
+
+    q = &ctx->query;
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_mail_module);
+
+    if (mcf->verification == NGX_HTTP_FLUENTAI_VERIFY_OFF) {
+        ngx_http_fluentai_param_bin(q, 5, NULL, 0);
+        ngx_http_fluentai_param_bin(q, 6, NULL, 0);
+        ngx_http_fluentai_param(r->pool, q, 7, NULL, 0);
+        return NGX_OK;
+    }
+
+    seed = ngx_pnalloc(r->pool, NGX_HTTP_FLUENTAI_MAIL_SEED_LEN);
+
+    if (seed == NULL || !mcf->key_set
+        || ngx_http_fluentai_mail_token(mcf->key, seed, 1, token,
+                                        ctx->presented)
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_explicit_memzero(token, sizeof(token));
+
+    ngx_http_fluentai_param_bin(q, 5, ctx->presented,
+                                NGX_HTTP_FLUENTAI_HASH_LEN);
+    ngx_http_fluentai_param_bin(q, 6, seed, NGX_HTTP_FLUENTAI_MAIL_SEED_LEN);
+    ngx_http_fluentai_param_int(r->pool, q, 7,
+                                mcf->ttl[NGX_HTTP_FLUENTAI_MAIL_VERIFY]);
+
+    ctx->mail_queued = 1;
+
+    return NGX_OK;
 }
 
 
@@ -121,8 +179,12 @@ ngx_http_fluentai_register_done(ngx_http_request_t *r, PGresult *res)
         return;
     }
 
+    if (ctx->mail_queued) {
+        ngx_http_fluentai_outbox_kick();
+    }
+
     body = ngx_http_fluentai_token_body(r, ctx, PQgetvalue(res, 0, 0),
-                                        PQgetvalue(res, 0, 5));
+                                        PQgetvalue(res, 0, 6));
     user = ngx_http_fluentai_user_json(res, 0, 0);
 
     if (body && user && json_object_set_new(body, "user", user) == 0) {
@@ -189,15 +251,16 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
 
     if (n == 1) {
         ctx->user = ngx_http_fluentai_user_json(res, 0, 0);
-        ctx->active = (PQgetvalue(res, 0, 6)[0] == 't');
+        ctx->email_verified = (PQgetvalue(res, 0, 5)[0] == 't');
+        ctx->active = (PQgetvalue(res, 0, 7)[0] == 't');
         ngx_cpystrn((u_char *) ctx->claims.sub,
                     (u_char *) PQgetvalue(res, 0, 0),
                     sizeof(ctx->claims.sub));
 
-        ctx->old_hash.len = PQgetlength(res, 0, 5);
+        ctx->old_hash.len = PQgetlength(res, 0, 6);
         ctx->old_hash.data = ngx_pnalloc(r->pool, ctx->old_hash.len + 1);
 
-        ctx->cred_version.len = PQgetlength(res, 0, 7);
+        ctx->cred_version.len = PQgetlength(res, 0, 8);
         ctx->cred_version.data = ngx_pnalloc(r->pool,
                                              ctx->cred_version.len);
 
@@ -209,9 +272,9 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
             return;
         }
 
-        ngx_cpystrn(ctx->old_hash.data, (u_char *) PQgetvalue(res, 0, 5),
+        ngx_cpystrn(ctx->old_hash.data, (u_char *) PQgetvalue(res, 0, 6),
                     ctx->old_hash.len + 1);
-        ngx_memcpy(ctx->cred_version.data, PQgetvalue(res, 0, 7),
+        ngx_memcpy(ctx->cred_version.data, PQgetvalue(res, 0, 8),
                    ctx->cred_version.len);
         encoded = (char *) ctx->old_hash.data;
     }
@@ -252,6 +315,16 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
                                       ctx->user == NULL ? "unknown_email"
                                       : job->verified != 1
                                         ? "invalid_password" : "inactive");
+        return;
+    }
+
+    /* only now, after the password: it tells nothing to anyone else */
+
+    if (!ctx->email_verified
+        && ngx_http_fluentai_mail_required(r))
+    {
+        ngx_http_fluentai_fail(r, NGX_HTTP_FORBIDDEN, "email_not_verified",
+                               NULL);
         return;
     }
 

@@ -72,6 +72,7 @@ struct ngx_http_fluentai_pg_req_s {
     ngx_http_fluentai_pg_conn_t    *conn;
     uint64_t                        sent;       /* usec, monotonic */
     uint64_t                        usec;       /* send to result */
+    ngx_http_fluentai_pg_pool_t    *pool;
     unsigned                        waiting:1;
     unsigned                        retried:1;
 };
@@ -87,6 +88,14 @@ void ngx_http_fluentai_pg_cancel(ngx_http_fluentai_pg_req_t *pr);
 void ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
     ngx_uint_t *waiting);
 uint64_t ngx_http_fluentai_pg_usec(void);
+
+/* a pool of its own, for a background user (see pg_pool.c) */
+ngx_http_fluentai_pg_pool_t *ngx_http_fluentai_pg_pool_create(
+    ngx_cycle_t *cycle, ngx_http_fluentai_pg_conf_t *conf);
+void ngx_http_fluentai_pg_pool_destroy(ngx_http_fluentai_pg_pool_t *pool);
+void ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr, ngx_http_fluentai_query_t *q,
+    ngx_log_t *log, ngx_http_fluentai_pg_done_pt done, void *data);
 char *ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *conninfo);
 

@@ -29,17 +29,42 @@ ngx_int_t
 ngx_http_fluentai_pg_init_worker(ngx_cycle_t *cycle,
     ngx_http_fluentai_pg_conf_t *conf)
 {
-    ngx_http_fluentai_pg_pool_t  *pool;
-
     ngx_http_fluentai_pg_pool = NULL;
 
     if (conf == NULL || conf->conninfo.len == 0) {
         return NGX_OK;
     }
 
+    ngx_http_fluentai_pg_pool = ngx_http_fluentai_pg_pool_create(cycle, conf);
+
+    return ngx_http_fluentai_pg_pool ? NGX_OK : NGX_ERROR;
+}
+
+
+void
+ngx_http_fluentai_pg_exit_worker(ngx_cycle_t *cycle)
+{
+    if (ngx_http_fluentai_pg_pool) {
+        ngx_http_fluentai_pg_pool_destroy(ngx_http_fluentai_pg_pool);
+        ngx_http_fluentai_pg_pool = NULL;
+    }
+}
+
+
+/*
+ * A pool of its own for a background user (the mail outbox), so that it
+ * never takes a connection or a queue place from requests.
+ */
+
+ngx_http_fluentai_pg_pool_t *
+ngx_http_fluentai_pg_pool_create(ngx_cycle_t *cycle,
+    ngx_http_fluentai_pg_conf_t *conf)
+{
+    ngx_http_fluentai_pg_pool_t  *pool;
+
     pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_fluentai_pg_pool_t));
     if (pool == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     pool->conf = conf;
@@ -49,31 +74,22 @@ ngx_http_fluentai_pg_init_worker(ngx_cycle_t *cycle,
     ngx_queue_init(&pool->idle);
     ngx_queue_init(&pool->waiting);
 
-    ngx_http_fluentai_pg_pool = pool;
-
-    return NGX_OK;
+    return pool;
 }
 
 
+/* closes every connection; nobody may be waiting */
+
 void
-ngx_http_fluentai_pg_exit_worker(ngx_cycle_t *cycle)
+ngx_http_fluentai_pg_pool_destroy(ngx_http_fluentai_pg_pool_t *pool)
 {
-    ngx_queue_t                  *q;
-    ngx_http_fluentai_pg_pool_t  *pool;
-
-    pool = ngx_http_fluentai_pg_pool;
-
-    if (pool == NULL) {
-        return;
-    }
+    ngx_queue_t  *q;
 
     while (!ngx_queue_empty(&pool->all)) {
         q = ngx_queue_head(&pool->all);
         ngx_http_fluentai_pg_close(
             ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, all));
     }
-
-    ngx_http_fluentai_pg_pool = NULL;
 }
 
 
@@ -88,6 +104,19 @@ ngx_http_fluentai_pg_query(ngx_http_fluentai_pg_req_t *pr,
     ngx_http_fluentai_query_t *q, ngx_log_t *log,
     ngx_http_fluentai_pg_done_pt done, void *data)
 {
+    ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool, pr, q, log,
+                                    done, data);
+}
+
+
+/* the same on a pool of its own (NULL: unavailable) */
+
+void
+ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr, ngx_http_fluentai_query_t *q,
+    ngx_log_t *log, ngx_http_fluentai_pg_done_pt done, void *data)
+{
+    pr->pool = pool;
     pr->query = q;
     pr->done = done;
     pr->data = data;
@@ -101,13 +130,13 @@ ngx_http_fluentai_pg_query(ngx_http_fluentai_pg_req_t *pr,
         return;
     }
 
-    if (ngx_http_fluentai_pg_pool == NULL) {
+    if (pool == NULL) {
         ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_UNAVAILABLE,
                                     NULL);
         return;
     }
 
-    ngx_http_fluentai_pg_submit(ngx_http_fluentai_pg_pool, pr);
+    ngx_http_fluentai_pg_submit(pool, pr);
 }
 
 
@@ -116,7 +145,9 @@ ngx_http_fluentai_pg_query(ngx_http_fluentai_pg_req_t *pr,
 void
 ngx_http_fluentai_pg_cancel(ngx_http_fluentai_pg_req_t *pr)
 {
-    ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool, pr);
+    if (pr->pool) {
+        ngx_http_fluentai_pg_unwait(pr->pool, pr);
+    }
 
     if (pr->conn) {
         pr->conn->req = NULL;
@@ -227,22 +258,23 @@ ngx_http_fluentai_pg_dispatch(ngx_http_fluentai_pg_pool_t *pool)
 static void
 ngx_http_fluentai_pg_wait_timeout(ngx_event_t *ev)
 {
-    ngx_http_fluentai_pg_req_t  *pr;
+    ngx_http_fluentai_pg_req_t   *pr;
+    ngx_http_fluentai_pg_pool_t  *pool;
 
     pr = ev->data;
+    pool = pr->pool;
 
-    ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool, pr);
+    ngx_http_fluentai_pg_unwait(pool, pr);
 
     /* once a second at most, however many requests time out */
 
-    if (ngx_time() != ngx_http_fluentai_pg_pool->wait_logged) {
-        ngx_http_fluentai_pg_pool->wait_logged = ngx_time();
+    if (ngx_time() != pool->wait_logged) {
+        pool->wait_logged = ngx_time();
 
-        ngx_log_error(NGX_LOG_WARN, ngx_http_fluentai_pg_pool->log, 0,
+        ngx_log_error(NGX_LOG_WARN, pool->log, 0,
                       "fluentai: no database connection within %M ms, "
-                      "%ui requests waiting",
-                      ngx_http_fluentai_pg_pool->conf->timeout,
-                      ngx_http_fluentai_pg_pool->nwaiting);
+                      "%ui requests waiting", pool->conf->timeout,
+                      pool->nwaiting);
     }
 
     ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_UNAVAILABLE,

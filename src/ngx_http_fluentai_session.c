@@ -167,22 +167,29 @@ ngx_http_fluentai_token_body(ngx_http_request_t *r,
 }
 
 
-/* the user object from columns col..col+4: id, email, name, avatar, bio */
+/*
+ * the user object from columns col..col+5: id, email, name, avatar, bio,
+ * is_email_verified (a boolean)
+ */
 
 json_t *
 ngx_http_fluentai_user_json(PGresult *res, int row, int col)
 {
     int          i;
     json_t      *user, *v;
-    static char *keys[] = { "id", "email", "name", "avatar", "bio" };
+    static char *keys[] = { "id", "email", "name", "avatar", "bio",
+                            "is_email_verified" };
 
     user = json_object();
     if (user == NULL) {
         return NULL;
     }
 
-    for (i = 0; i < 5; i++) {
-        if (PQgetisnull(res, row, col + i)) {
+    for (i = 0; i < 6; i++) {
+        if (i == 5) {
+            v = json_boolean(PQgetvalue(res, row, col + i)[0] == 't');
+
+        } else if (PQgetisnull(res, row, col + i)) {
             v = json_null();
 
         } else {

@@ -44,7 +44,12 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "SELECT 1",
       .nparams = 0, .ncolumns = 1, .readonly = 1 },
 
-    /* $1 email, $2 name, $3 hash, $4 refresh hash, $5 ttl, $6 ip, $7 ua */
+    /*
+     * $1 email, $2 name, $3 hash, $4 refresh hash, $5 ttl; with email
+     * verification on: $6 verification token hash, $7 its outbox seed,
+     * $8 its ttl (else NULL), the token and its mail in the same
+     * transaction as the user; $9 ip, $10 ua
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_REGISTER] = {
       .name = "fluentai_register",
@@ -52,7 +57,8 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "WITH u AS ("
         " INSERT INTO users (email, name, hashed_password)"
         " VALUES ($1::text, $2::text, $3::text)"
-        " RETURNING id, email, name, avatar, bio, credential_version),"
+        " RETURNING id, email, name, avatar, bio, email_verified_at,"
+        " credential_version),"
         " s AS ("
         " INSERT INTO sessions (user_id, expires_at, remember,"
         " credential_version)"
@@ -62,22 +68,36 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
         " SELECT $4::bytea, id FROM s),"
+        " v AS ("
+        " INSERT INTO fluentai_email_tokens"
+        " (hash, user_id, purpose, email, expires_at)"
+        " SELECT $6::bytea, id, 'verify_email', email,"
+        " now() + make_interval(secs => $8::int)"
+        " FROM u WHERE $6::bytea IS NOT NULL),"
+        " o AS ("
+        " INSERT INTO fluentai_mail_outbox (user_id, kind, recipient, name,"
+        " seed, lifetime, token_expires_at)"
+        " SELECT id, 'verify_email', email, name, $7::bytea, $8::int,"
+        " now() + make_interval(secs => $8::int)"
+        " FROM u WHERE $6::bytea IS NOT NULL),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $6::inet AS ip, $7::text AS ua,"
+        " (SELECT $9::inet AS ip, $10::text AS ua,"
         " 'signup' AS event, u.id AS user_id, s.id AS session_id,"
         " '{}'::jsonb AS detail FROM u, s) e)"
-        " SELECT u.id, u.email, u.name, u.avatar, u.bio, s.id FROM u, s",
-      .nparams = 7, .ncolumns = 6, .readonly = 0 },
+        " SELECT u.id, u.email, u.name, u.avatar, u.bio,"
+        " u.email_verified_at IS NOT NULL, s.id FROM u, s",
+      .nparams = 10, .ncolumns = 7, .readonly = 0 },
 
     /* $1 email (lower case) */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_USER] = {
       .name = "fluentai_login_user",
       .text =
-        "SELECT id, email, name, avatar, bio, hashed_password, is_active,"
+        "SELECT id, email, name, avatar, bio,"
+        " email_verified_at IS NOT NULL, hashed_password, is_active,"
         " credential_version"
         " FROM users WHERE lower(email) = $1::text",
-      .nparams = 1, .ncolumns = 8, .readonly = 1 },
+      .nparams = 1, .ncolumns = 9, .readonly = 1 },
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
@@ -190,11 +210,12 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
     [NGX_HTTP_FLUENTAI_SQL_PROFILE] = {
       .name = "fluentai_profile",
       .text =
-        "SELECT u.id, u.email, u.name, u.avatar, u.bio"
+        "SELECT u.id, u.email, u.name, u.avatar, u.bio,"
+        " u.email_verified_at IS NOT NULL"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
         NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
-      .nparams = 3, .ncolumns = 5, .readonly = 1 },
+      .nparams = 3, .ncolumns = 6, .readonly = 1 },
 
     /*
      * $1 session id, $2 user id, $3/$5/$7 set name/avatar/bio,
@@ -212,8 +233,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " FROM sessions s"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND u.id = s.user_id"
         " AND " NGX_HTTP_FLUENTAI_SESSION_OK("$9")
-        " RETURNING u.id, u.email, u.name, u.avatar, u.bio",
-      .nparams = 9, .ncolumns = 5, .readonly = 0 },
+        " RETURNING u.id, u.email, u.name, u.avatar, u.bio,"
+        " u.email_verified_at IS NOT NULL",
+      .nparams = 9, .ncolumns = 6, .readonly = 0 },
 
     /* $1 session id, $2 user id, $3 max lifetime */
 
@@ -250,7 +272,76 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd"
         " WHERE v IS NOT NULL) e)"
         " SELECT (SELECT count(*) FROM me), (SELECT count(v) FROM upd)",
-      .nparams = 7, .ncolumns = 2, .readonly = 0 }
+      .nparams = 7, .ncolumns = 2, .readonly = 0 },
+
+    /*
+     * Account recovery and email verification: sql/ migration 020 has
+     * the functions.  $1 email, $2 kind, $3 token hash, $4 outbox seed,
+     * $5 ttl, $6 mails per hour -> queued, unknown, verified or limited
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_MAIL_REQUEST] = {
+      .name = "fluentai_mail_request",
+      .text =
+        "SELECT fluentai_mail_request($1::text, $2::text, $3::bytea,"
+        " $4::bytea, $5::int, $6::int)",
+      .nparams = 6, .ncolumns = 1, .readonly = 0 },
+
+    /* $1 token hash, $2 new password hash -> user id or NULL */
+
+    [NGX_HTTP_FLUENTAI_SQL_RESET_PASSWORD] = {
+      .name = "fluentai_reset_password",
+      .text =
+        "SELECT fluentai_reset_password($1::bytea, $2::text)",
+      .nparams = 2, .ncolumns = 1, .readonly = 0 },
+
+    /* $1 token hash -> user id or NULL */
+
+    [NGX_HTTP_FLUENTAI_SQL_VERIFY_EMAIL] = {
+      .name = "fluentai_verify_email",
+      .text =
+        "SELECT fluentai_verify_email($1::bytea)",
+      .nparams = 1, .ncolumns = 1, .readonly = 0 },
+
+    /*
+     * The outbox sender: claims the next due mail for $1 seconds (its
+     * lease) -> id, kind, recipient, name, seed, lifetime, attempts,
+     * token expired, created (epoch seconds); no row: nothing due
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_OUTBOX_CLAIM] = {
+      .name = "fluentai_outbox_claim",
+      .text =
+        "UPDATE fluentai_mail_outbox o"
+        " SET attempts = o.attempts + 1,"
+        " next_attempt_at = now() + make_interval(secs => $1::int)"
+        " WHERE o.id = (SELECT id FROM fluentai_mail_outbox"
+        " WHERE sent_at IS NULL AND failed_at IS NULL"
+        " AND next_attempt_at <= now()"
+        " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING o.id, o.kind, o.recipient, o.name, o.seed, o.lifetime,"
+        " o.attempts, o.token_expires_at <= now(),"
+        " extract(epoch FROM o.created_at)::bigint",
+      .nparams = 1, .ncolumns = 9, .readonly = 0 },
+
+    /*
+     * $1 id, $2 sent|retry|failed, $3 retry delay (seconds), $4 error;
+     * the seed is wiped unless the mail is to be retried
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_OUTBOX_DONE] = {
+      .name = "fluentai_outbox_done",
+      .text =
+        "UPDATE fluentai_mail_outbox SET"
+        " sent_at = CASE WHEN $2::text = 'sent' THEN now() END,"
+        " failed_at = CASE WHEN $2::text = 'failed' THEN now() END,"
+        " seed = CASE WHEN $2::text = 'retry' THEN seed END,"
+        " next_attempt_at = CASE WHEN $2::text = 'retry'"
+        " THEN now() + make_interval(secs => $3::int)"
+        " ELSE next_attempt_at END,"
+        " last_error = $4::text"
+        " WHERE id = $1::bigint AND sent_at IS NULL AND failed_at IS NULL",
+      .nparams = 4, .ncolumns = 0, .readonly = 0 }
 };
 
 

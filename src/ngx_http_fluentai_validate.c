@@ -741,37 +741,50 @@ ngx_http_fluentai_validate_register(json_t *body, json_t *details,
 }
 
 
+/*
+ * An email to look an account up by (login, forgot password): any
+ * string of 1..254 bytes of UTF-8; a malformed one is simply unknown.
+ */
+
+static int
+ngx_http_fluentai_lookup_email(json_t *body, json_t *details,
+    ngx_http_fluentai_credentials_t *out)
+{
+    size_t                    len;
+    ngx_http_fluentai_vstr_t  email;
+
+    if (ngx_http_fluentai_string_field(body, details, "email", &email)) {
+        return 1;
+    }
+
+    len = ngx_http_fluentai_email_copy(&email, out);
+
+    if (len == 0
+        || len > NGX_HTTP_FLUENTAI_EMAIL_MAX
+        || memchr(out->email_buf, '\0', len) != NULL
+        || ngx_http_fluentai_utf8_count(out->email_buf, len) < 0)
+    {
+        return ngx_http_fluentai_fail(details, "email",
+                                      NGX_HTTP_FLUENTAI_MSG_EMAIL,
+                                      NGX_HTTP_FLUENTAI_T_EMAIL);
+    }
+
+    return 0;
+}
+
+
 int
 ngx_http_fluentai_validate_login(json_t *body, json_t *details,
     ngx_http_fluentai_credentials_t *out)
 {
     int                       bad;
-    size_t                    len;
     json_t                   *v;
-    ngx_http_fluentai_vstr_t  email;
 
     memset(out, 0, sizeof(ngx_http_fluentai_credentials_t));
     out->remember = 1;
     out->email.data = out->email_buf;
 
-    bad = 0;
-
-    if (ngx_http_fluentai_string_field(body, details, "email", &email)) {
-        bad++;
-
-    } else {
-        len = ngx_http_fluentai_email_copy(&email, out);
-
-        if (len == 0
-            || len > NGX_HTTP_FLUENTAI_EMAIL_MAX
-            || memchr(out->email_buf, '\0', len) != NULL
-            || ngx_http_fluentai_utf8_count(out->email_buf, len) < 0)
-        {
-            bad += ngx_http_fluentai_fail(details, "email",
-                                          NGX_HTTP_FLUENTAI_MSG_EMAIL,
-                                          NGX_HTTP_FLUENTAI_T_EMAIL);
-        }
-    }
+    bad = ngx_http_fluentai_lookup_email(body, details, out);
 
     if (ngx_http_fluentai_string_field(body, details, "password",
                                        &out->password))
@@ -912,6 +925,25 @@ ngx_http_fluentai_validate_profile(json_t *body, json_t *details,
 }
 
 
+/* newPassword or new_password, the register rule (change, reset) */
+
+static int
+ngx_http_fluentai_new_password(json_t *body, json_t *details,
+    ngx_http_fluentai_vstr_t *pw)
+{
+    if (ngx_http_fluentai_alias_field(body, details, "newPassword",
+                                      "new_password", pw))
+    {
+        return 1;
+    }
+
+    return ngx_http_fluentai_text(details, "newPassword",
+                                  NGX_HTTP_FLUENTAI_T_PASSWORD, pw,
+                                  NGX_HTTP_FLUENTAI_PASSWORD_MIN,
+                                  NGX_HTTP_FLUENTAI_PASSWORD_MAX);
+}
+
+
 int
 ngx_http_fluentai_validate_password_change(json_t *body, json_t *details,
     ngx_http_fluentai_password_change_t *out)
@@ -934,18 +966,45 @@ ngx_http_fluentai_validate_password_change(json_t *body, json_t *details,
                                       NGX_HTTP_FLUENTAI_PASSWORD_MAX);
     }
 
-    if (ngx_http_fluentai_alias_field(body, details, "newPassword",
-                                      "new_password", &out->new_password))
-    {
-        bad++;
-
-    } else {
-        bad += ngx_http_fluentai_text(details, "newPassword",
-                                      NGX_HTTP_FLUENTAI_T_PASSWORD,
-                                      &out->new_password,
-                                      NGX_HTTP_FLUENTAI_PASSWORD_MIN,
-                                      NGX_HTTP_FLUENTAI_PASSWORD_MAX);
-    }
+    bad += ngx_http_fluentai_new_password(body, details, &out->new_password);
 
     return bad;
+}
+
+
+int
+ngx_http_fluentai_validate_email_request(json_t *body, json_t *details,
+    ngx_http_fluentai_credentials_t *out)
+{
+    memset(out, 0, sizeof(ngx_http_fluentai_credentials_t));
+    out->email.data = out->email_buf;
+
+    return ngx_http_fluentai_lookup_email(body, details, out);
+}
+
+
+int
+ngx_http_fluentai_validate_reset(json_t *body, json_t *details,
+    ngx_http_fluentai_reset_t *out)
+{
+    int  bad;
+
+    memset(out, 0, sizeof(ngx_http_fluentai_reset_t));
+
+    bad = ngx_http_fluentai_string_field(body, details, "token",
+                                         &out->token);
+
+    bad += ngx_http_fluentai_new_password(body, details, &out->new_password);
+
+    return bad;
+}
+
+
+int
+ngx_http_fluentai_validate_token(json_t *body, json_t *details,
+    ngx_http_fluentai_vstr_t *token)
+{
+    memset(token, 0, sizeof(ngx_http_fluentai_vstr_t));
+
+    return ngx_http_fluentai_string_field(body, details, "token", token);
 }

@@ -81,6 +81,12 @@ typedef struct {
 } ngx_http_fluentai_password_change_t;
 
 
+typedef struct {
+    ngx_http_fluentai_vstr_t   token;
+    ngx_http_fluentai_vstr_t   new_password;
+} ngx_http_fluentai_reset_t;
+
+
 /* register: name, email, password all required */
 int ngx_http_fluentai_validate_register(json_t *body, json_t *details,
     ngx_http_fluentai_credentials_t *out);
@@ -105,6 +111,21 @@ int ngx_http_fluentai_validate_profile(json_t *body, json_t *details,
  */
 int ngx_http_fluentai_validate_password_change(json_t *body,
     json_t *details, ngx_http_fluentai_password_change_t *out);
+
+/* forgot-password, resend-verification: email as for login */
+int ngx_http_fluentai_validate_email_request(json_t *body, json_t *details,
+    ngx_http_fluentai_credentials_t *out);
+
+/*
+ * reset-password: token (string, required; its format is the caller's
+ * check) and newPassword or new_password (password rule, required)
+ */
+int ngx_http_fluentai_validate_reset(json_t *body, json_t *details,
+    ngx_http_fluentai_reset_t *out);
+
+/* verify-email: token (string, required) */
+int ngx_http_fluentai_validate_token(json_t *body, json_t *details,
+    ngx_http_fluentai_vstr_t *token);
 
 /* number of UTF-8 code points in s[0..len), or -1 if invalid UTF-8 */
 long ngx_http_fluentai_utf8_count(const char *s, size_t len);

@@ -8,6 +8,8 @@ FLUENTAI_PURE_SRCS="
     src/ngx_http_fluentai_token.c
     src/ngx_http_fluentai_password.c
     src/ngx_http_fluentai_validate.c
+    src/ngx_http_fluentai_mail_msg.c
+    src/ngx_http_fluentai_mail_token.c
 "
 
 # the database layer: nginx's core and event loop and libpq, no HTTP
@@ -40,6 +42,15 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_wipe.c
 "
 
+# mail: the SMTP client (nginx events only), the outbox sender, the
+# recovery and verification endpoints, the mail module's directives
+FLUENTAI_MAIL_SRCS="
+    src/ngx_http_fluentai_smtp.c
+    src/ngx_http_fluentai_outbox.c
+    src/ngx_http_fluentai_recovery.c
+    src/ngx_http_fluentai_mail_module.c
+"
+
 FLUENTAI_HDRS="
     src/ngx_http_fluentai.h
     src/ngx_http_fluentai_task.h
@@ -51,4 +62,8 @@ FLUENTAI_HDRS="
     src/ngx_http_fluentai_password.h
     src/ngx_http_fluentai_validate.h
     src/ngx_http_fluentai_metrics.h
+    src/ngx_http_fluentai_mail_msg.h
+    src/ngx_http_fluentai_mail_token.h
+    src/ngx_http_fluentai_smtp.h
+    src/ngx_http_fluentai_mail.h
 "

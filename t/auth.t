@@ -378,7 +378,7 @@ my $Ann;
         'register: refresh_token is 43 base64url characters';
 
     my $u = $j->{user} // {};
-    is_deeply [sort keys %$u], [qw(avatar bio email id name)],
+    is_deeply [sort keys %$u], [qw(avatar bio email id is_email_verified name)],
         'register: user object fields';
     like $u->{id} // '', $UUID_RE, 'register: user id is a UUID';
     is $u->{email}, $email, 'register: email answered trimmed, lower-case';
@@ -928,7 +928,8 @@ sub active_sessions {
         is $r->{status}, 200, "$path: 200 with a valid token";
         is_deeply $r->{json},
             { id => $u->{id}, email => $u->{email}, name => 'User profile',
-              avatar => undef, bio => undef },
+              avatar => undef, bio => undef,
+              is_email_verified => JSON::PP::false() },
             "$path: the user object";
         $r = api(GET => $path,
                  headers => { Authorization => "bearer $u->{access}" });

@@ -138,8 +138,9 @@ sub user_re {
         my $v = defined $u{$k} ? '"' . quotemeta($u{$k}) . '"' : 'null';
         $re .= '(?=.*"' . $k . '":' . $v . '[,}])';
     }
-    my $pair = '"(?:id|email|name|avatar|bio)":(?:"[^"]*"|null)';
-    $re .= '\{(?:' . $pair . ',){4}' . $pair . '\}\z';
+    my $pair = '"(?:id|email|name|avatar|bio)":(?:"[^"]*"|null)'
+             . '|"is_email_verified":(?:true|false)';
+    $re .= '\{(?:(?:' . $pair . '),){5}(?:' . $pair . ')\}\z';
     return qr/$re/s;
 }
 

@@ -212,6 +212,7 @@ my $A = scratch_db('empty');
             [created_at => $TZ, 'NO', 'now()'],
             [updated_at => $TZ, 'NO', 'now()'],
             [credential_version => 'integer', 'NO', '1'],
+            [email_verified_at => $TZ, 'YES', ''],
         ],
         sessions => [
             [id => 'uuid', 'NO', 'gen_random_uuid()'],

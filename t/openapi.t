@@ -27,6 +27,7 @@ use warnings;
 
 use Test::More;
 use FluentAI::Test qw(:DEFAULT bearer jwt);
+use FluentAI::Mail;
 use B ();
 use Cwd ();
 use Digest::SHA qw(hmac_sha256);
@@ -316,7 +317,8 @@ subtest 'validator self-test' => sub {
           '{"a":1}', 0 ],
         [ { '$ref' => '#/components/schemas/User' },
           '{"id":"7c1d2e4a-5b6f-4a8b-9c0d-1e2f3a4b5c6d","email":"a@b.co",'
-          . '"name":"A","avatar":null,"bio":null}', 1 ],
+          . '"name":"A","avatar":null,"bio":null,'
+          . '"is_email_verified":false}', 1 ],
         [ { '$ref' => '#/components/schemas/User' },
           '{"id":"nope","email":"a@b.co","name":"A","avatar":null,'
           . '"bio":null}', 0 ],
@@ -368,6 +370,7 @@ my %MESSAGE = $flat =~ /\{\s*"([a-z_]+)",\s*"((?:[^"\\]|\\.)*)"\s*\}/g;
 # codes the module emits: literal arguments, with their status
 my %STATUS_OF = (
     NGX_HTTP_BAD_REQUEST => 400, NGX_HTTP_UNAUTHORIZED => 401,
+    NGX_HTTP_FORBIDDEN => 403,
     NGX_HTTP_NOT_ALLOWED => 405, NGX_HTTP_CONFLICT => 409,
     NGX_HTTP_REQUEST_ENTITY_TOO_LARGE => 413,
     NGX_HTTP_UNSUPPORTED_MEDIA_TYPE => 415,
@@ -958,6 +961,109 @@ SKIP: {
           headers => bearer($r->{json}{access_token} // ''));
     };
 
+    # recovery and verification: a server that sends mail to a sink and
+    # requires verified emails
+    subtest 'live: recovery and verification' => sub {
+        my $sink = eval { start_sink() };
+        plan skip_all => "no SMTP sink: $@" unless $sink;
+        my $ok2 = start_nginx(
+            main_config => fluentai_main_config(),
+            http_config => fluentai_http_config(extra =>
+                "    fluentai_smtp_relay 127.0.0.1:$sink->{port};\n"
+                . "    fluentai_public_url https://app.example.test;\n"
+                . "    fluentai_email_verification required;\n"),
+            config      => fluentai_locations(),
+        );
+        my $token_of = sub {
+            my ($m, $route) = @_;
+            my ($t) = map { m{\Q$route\E\?token=([A-Za-z0-9_-]{43})$} ? $1
+                                                                      : () }
+                      @{ $m ? $m->{links} : [] };
+            return $t // '';
+        };
+        my $me = unique_email('openapi-mail');
+        my $mpw = 'mail password 1';
+        R('register (verification required)', POST => '/auth/register', 200,
+          json => { name => 'Mail Openapi', email => $me, password => $mpw });
+        R('login, email not verified', POST => '/auth/login', 403,
+          json => { email => $me, password => $mpw },
+          code => 'email_not_verified');
+        my $vt = $token_of->(wait_mail($sink, to => $me, timeout => 15),
+                             '/verify-email');
+        ok $vt, 'the verification mail arrived';
+
+        for my $ep (['forgot', '/auth/forgot-password'],
+                    ['resend', '/auth/resend-verification'])
+        {
+            my ($n, $p) = @$ep;
+            R("$n", POST => $p, 200, json => { email => unique_email('x') });
+            R("$n missing email", POST => $p, 422, json => {},
+              code => 'validation_failed');
+            R("$n bad JSON", POST => $p, 400,
+              headers => { 'Content-Type' => 'application/json' },
+              body => '{"email":', code => 'invalid_json');
+            R("$n form body", POST => $p, 415,
+              headers => { 'Content-Type' => 'application/x-www-form-urlencoded' },
+              body => 'email=a', code => 'unsupported_media_type');
+            R("$n 17 KiB", POST => $p, 413,
+              headers => { 'Content-Type' => 'application/json' },
+              body => '{"email":"' . ('a' x 17408) . '"}',
+              code => 'payload_too_large');
+            R("$n GET", GET => $p, 405, code => 'method_not_allowed');
+        }
+
+        R('resend for the unverified', POST => '/auth/resend-verification',
+          200, json => { email => $me });
+        my $vt2 = $token_of->(wait_mail($sink, to => $me, seen => 1,
+                                        timeout => 15), '/verify-email');
+        R('verify, superseded token', POST => '/auth/verify-email', 400,
+          json => { token => $vt }, code => 'invalid_verification_token');
+        R('verify', POST => '/auth/verify-email', 200,
+          json => { token => $vt2 });
+        R('verify missing token', POST => '/auth/verify-email', 422,
+          json => {}, code => 'validation_failed');
+        R('verify bad JSON', POST => '/auth/verify-email', 400,
+          headers => { 'Content-Type' => 'application/json' },
+          body => '[]', code => 'invalid_json');
+        R('verify form body', POST => '/auth/verify-email', 415,
+          headers => { 'Content-Type' => 'text/plain' }, body => 'x',
+          code => 'unsupported_media_type');
+        R('verify 17 KiB', POST => '/auth/verify-email', 413,
+          headers => { 'Content-Type' => 'application/json' },
+          body => '{"token":"' . ('a' x 17408) . '"}',
+          code => 'payload_too_large');
+        R('verify GET', GET => '/auth/verify-email', 405,
+          code => 'method_not_allowed');
+
+        R('forgot for the user', POST => '/auth/forgot-password', 200,
+          json => { email => $me });
+        my $rt = $token_of->(wait_mail($sink, to => $me, seen => 2,
+                                       timeout => 15), '/reset-password');
+        R('reset', POST => '/auth/reset-password', 200,
+          json => { token => $rt, new_password => 'mail password 2' });
+        R('reset again', POST => '/auth/reset-password', 400,
+          json => { token => $rt, newPassword => 'mail password 3' },
+          code => 'invalid_reset_token');
+        R('reset short password', POST => '/auth/reset-password', 422,
+          json => { token => $rt, newPassword => 'short' },
+          code => 'validation_failed');
+        R('reset bad JSON', POST => '/auth/reset-password', 400,
+          headers => { 'Content-Type' => 'application/json' },
+          body => '{', code => 'invalid_json');
+        R('reset form body', POST => '/auth/reset-password', 415,
+          headers => { 'Content-Type' => 'text/plain' }, body => 'x',
+          code => 'unsupported_media_type');
+        R('reset 17 KiB', POST => '/auth/reset-password', 413,
+          headers => { 'Content-Type' => 'application/json' },
+          body => '{"token":"' . ('a' x 17408) . '"}',
+          code => 'payload_too_large');
+        R('reset GET', GET => '/auth/reset-password', 405,
+          code => 'method_not_allowed');
+        R('login after the reset', POST => '/auth/login', 200,
+          json => { email => $me, password => 'mail password 2' });
+        stop_sink($sink);
+    };
+
     # the database is down: a second server whose conninfo points nowhere
     my $down = start_nginx(
         main_config => fluentai_main_config(),
@@ -993,6 +1099,15 @@ SKIP: {
           headers => bearer($t),
           json => { currentPassword => $pw, newPassword => $pw2 },
           code => 'database_unavailable');
+        R('forgot password, db down', POST => '/auth/forgot-password', 503,
+          json => { email => $email }, code => 'database_unavailable');
+        R('reset password, db down', POST => '/auth/reset-password', 503,
+          json => { token => 'A' x 43, new_password => $pw2 },
+          code => 'database_unavailable');
+        R('verify email, db down', POST => '/auth/verify-email', 503,
+          json => { token => 'A' x 43 }, code => 'database_unavailable');
+        R('resend verification, db down', POST => '/auth/resend-verification',
+          503, json => { email => $email }, code => 'database_unavailable');
     };
 
     subtest 'coverage: every documented response was seen live' => sub {

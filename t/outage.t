@@ -41,13 +41,13 @@ use warnings;
 use Test::More;
 use FluentAI::Test qw(:DEFAULT bearer);
 use FluentAI::Load;
+use FluentAI::Pg;
 use File::Basename qw(dirname);
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $TF = Test::Nginx::Util::timeout_factor();
 my $VALGRIND = $Test::Nginx::Util::UseValgrind;
-my $MAIN_PID = $$;
 my $WORKERS = 2;
 my $POOL = 4;
 my $APP = 'fluentai-outage';
@@ -58,56 +58,8 @@ for my $v (qw(TEST_NGINX_PG_CTL TEST_NGINX_PG_PGDATA TEST_NGINX_PG_CONNINFO)) {
 }
 
 # ------------------------------------------------------------- PostgreSQL
-
-sub shq { my $s = shift; $s =~ s/'/'\\''/g; return "'$s'" }
-
-# the options the cluster runs with: from postmaster.opts (written by the
-# postmaster at start), else rebuilt from the TEST_NGINX_PG_* variables
-my $PGDATA = $ENV{TEST_NGINX_PG_PGDATA};
-my $PG_OPTS = do {
-    my $opts = '';
-    if (open my $fh, '<', "$PGDATA/postmaster.opts") {
-        local $/;
-        my $line = <$fh>;
-        close $fh;
-        my @tok = $line =~ /"((?:[^"\\]|\\.)*)"/g;
-        my @keep;
-        while (@tok) {
-            my $t = shift @tok;
-            if ($t eq '-D') { shift @tok; next }
-            push @keep, $t;
-        }
-        $opts = join ' ', map { shq($_) } @keep;
-    }
-    $opts || join ' ', map { shq($_) }
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', "port=$ENV{TEST_NGINX_PG_PORT}",
-        '-c', "unix_socket_directories=$ENV{TEST_NGINX_PG_HOST}",
-        '-c', 'fsync=off', '-c', 'max_connections=200';
-};
-my $PG_LOG = dirname($PGDATA) . '/pg.log';
-
-sub pg_running {
-    return system("$ENV{TEST_NGINX_PG_CTL} status >/dev/null 2>&1") == 0;
-}
-
-sub pg_stop {
-    return system("$ENV{TEST_NGINX_PG_CTL} -m fast stop >/dev/null 2>&1")
-           == 0;
-}
-
-sub pg_start {
-    return system("$ENV{TEST_NGINX_PG_CTL} -t 60 -l " . shq($PG_LOG)
-                  . ' -o ' . shq($PG_OPTS) . ' start >/dev/null 2>&1') == 0;
-}
-
-sub ensure_pg_running {
-    return unless defined $MAIN_PID && $$ == $MAIN_PID;
-    return if pg_running();
-    pg_start() or warn "# outage.t: could not start PostgreSQL again!\n";
-}
-
-END { ensure_pg_running() }
+# FluentAI::Pg stops and starts the cluster and starts it again at the
+# end whatever happens (the other suites of the run share it).
 
 ok pg_running(), 'PostgreSQL runs at the start';
 

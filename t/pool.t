@@ -113,6 +113,7 @@ sub module_backends {
            AND pid <> pg_backend_pid()
            AND application_name NOT LIKE 'fluentai-test-%'
            AND application_name <> 'psql'
+           AND application_name <> 'fluentai-mail'  -- the mail sender's own
          ORDER BY pid});
     return map { [split /\|/, $_, -1] } grep { length } split /\n/, $out;
 }
@@ -335,7 +336,8 @@ sub pg_log_since {
              AND backend_type = 'client backend'
              AND pid <> pg_backend_pid()
              AND application_name NOT LIKE 'fluentai-test-%'
-             AND application_name <> 'psql') t});
+             AND application_name <> 'psql'
+             AND application_name <> 'fluentai-mail') t});
     is $killed, scalar(@before), 'kill: terminated all module backends';
     wait_until(sub {
         my %b = map { $_->[0] => 1 } module_backends();

@@ -64,6 +64,7 @@ sub user_row {
     my $out = psql(q{SELECT json_build_object(
                          'id', id, 'email', email, 'name', name,
                          'avatar', avatar, 'bio', bio,
+                         'is_email_verified', email_verified_at IS NOT NULL,
                          'hashed_password', hashed_password,
                          'updated_at', updated_at::text)::text
                        FROM users WHERE id = $1::uuid}, $id);
@@ -73,7 +74,8 @@ sub user_row {
 # the user object the API must return for a row
 sub as_user {
     my ($row) = @_;
-    return { map { $_ => $row->{$_} } qw(id email name avatar bio) };
+    return { map { $_ => $row->{$_} }
+             qw(id email name avatar bio is_email_verified) };
 }
 
 sub later {
@@ -173,7 +175,8 @@ my $u = new_user('profile', name => 'Profile Owner', password => 'initial pass 1
 my $row = user_row($u->{id});
 is_deeply as_user($row),
           { id => $u->{id}, email => $u->{email}, name => 'Profile Owner',
-            avatar => undef, bio => undef },
+            avatar => undef, bio => undef,
+            is_email_verified => JSON::PP::false() },
           'setup: fresh user row';
 
 # one PUT that must succeed: response = full user object = the DB row,

@@ -105,6 +105,10 @@ my @Endpoints = (
     ['/user/change-password', 'change_password'],
     ['/health',               'health'],
     ['/metrics',              'metrics'],
+    ['/auth/forgot-password',     'forgot_password'],
+    ['/auth/reset-password',      'reset_password'],
+    ['/auth/verify-email',        'verify_email'],
+    ['/auth/resend-verification', 'resend_verification'],
 );
 
 sub fluentai_locations {
