@@ -20,6 +20,13 @@ use FluentAI::Test;
 use FluentAI::Sec;
 use Time::HiRes qw(time sleep);
 
+# Behind PgBouncer in transaction mode the module's "SET statement_timeout"
+# holds only for the server connection it ran on (README: set it for the
+# role there); the guarantee is then the operator's, not the module's.
+plan skip_all => 'the session-level SET statement_timeout does not follow '
+    . 'the module through PgBouncer\'s transaction pooling'
+    if $ENV{TEST_NGINX_PGBOUNCER};
+
 my $HOLD = 4;           # seconds the lock is held: well past the timeout
 
 start_nginx(main_config => fluentai_main_config(),
