@@ -94,8 +94,8 @@ typedef struct {
     json_t                         *user;
 
     ngx_http_fluentai_step_pt       resume;          /* after a hash */
-    ngx_event_t                     task_timer;      /* see task.c */
-    ngx_http_fluentai_pw_job_t     *job;
+    ngx_http_fluentai_task_t       *task;            /* see task.c */
+    ngx_http_fluentai_pw_job_t     *job;             /* &task->job */
 
     ngx_http_fluentai_done_pt       done;            /* after a query */
     ngx_http_fluentai_pg_req_t      pg;
@@ -120,7 +120,6 @@ typedef struct {
     u_char                          refresh_hash[NGX_HTTP_FLUENTAI_HASH_LEN];
     u_char                          presented[NGX_HTTP_FLUENTAI_HASH_LEN];
 
-    unsigned                        task_done:1;
     unsigned                        query_sync:1;
     unsigned                        query_failures:1; /* done gets NULL */
     unsigned                        logout_all:1;
@@ -213,6 +212,7 @@ ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *encoded,
     ngx_http_fluentai_vstr_t *password,
     ngx_http_fluentai_vstr_t *new_password);
+void ngx_http_fluentai_task_release(ngx_http_fluentai_ctx_t *ctx);
 
 /* redact.c: no secret in any log line */
 size_t ngx_http_fluentai_redact(u_char *dst, size_t cap, u_char *src,
