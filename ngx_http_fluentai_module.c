@@ -559,7 +559,8 @@ ngx_http_fluentai_statement_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
 
     mcf->db.stmt_timeout = ngx_parse_time(&value[1], 0);
 
-    if (mcf->db.stmt_timeout == (ngx_msec_t) NGX_ERROR || mcf->db.stmt_timeout == 0)
+    if (mcf->db.stmt_timeout == (ngx_msec_t) NGX_ERROR
+        || mcf->db.stmt_timeout == 0)
     {
         return "invalid value";
     }
