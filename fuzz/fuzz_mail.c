@@ -108,7 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (err == NULL) {
         FUZZ_CHECK(mb.addr.len > 0 && mb.domain.len > 0);
-        FUZZ_CHECK(mb.domain.data + mb.domain.len == mb.addr.data + mb.addr.len);
+        FUZZ_CHECK(mb.domain.data + mb.domain.len
+                   == mb.addr.data + mb.addr.len);
         FUZZ_CHECK(mb.domain.data[-1] == '@');
         FUZZ_CHECK(memchr(mb.addr.data, '@', mb.addr.len)
                    == mb.domain.data - 1);

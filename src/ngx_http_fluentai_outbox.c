@@ -60,7 +60,8 @@ typedef struct {
     time_t                          delay;
     ngx_str_t                       error;
     ngx_uint_t                      record_tries;
-    u_char                          error_buf[NGX_HTTP_FLUENTAI_OUTBOX_ERROR_MAX];
+    u_char                          error_buf[
+                                        NGX_HTTP_FLUENTAI_OUTBOX_ERROR_MAX];
 } ngx_http_fluentai_outbox_t;
 
 
