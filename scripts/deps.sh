@@ -11,6 +11,7 @@ PKGS=(
     libtest-base-perl libtext-diff-perl libipc-run-perl
     liblist-moreutils-perl libwww-perl liburi-perl
     valgrind wrk clang libclang-rt-dev
+    john-data
 )
 
 missing=()

@@ -41,14 +41,22 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " SELECT u.id, u.email, u.name, u.avatar, u.bio, s.id FROM u, s",
       .nparams = 5, .ncolumns = 6, .readonly = 0 },
 
-    /* $1 email (lower case) */
+    /*
+     * $1 email (lower case), $2/$3 throttle attempts/window (sql/040):
+     * always one row; the user's columns are NULL for an unknown email
+     * and when the last column, the throttle's Retry-After, is not 0
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_USER] = {
       .name = "fluentai_login_user",
       .text =
-        "SELECT id, email, name, avatar, bio, hashed_password, is_active"
-        " FROM users WHERE lower(email) = $1::text",
-      .nparams = 1, .ncolumns = 7, .readonly = 1 },
+        "SELECT u.id, u.email, u.name, u.avatar, u.bio, u.hashed_password,"
+        " u.is_active, a.retry_after"
+        " FROM fluentai_login_attempt($1::text, $2::int, $3::int)"
+        " AS a(retry_after)"
+        " LEFT JOIN users u"
+        " ON a.retry_after = 0 AND lower(u.email) = $1::text",
+      .nparams = 3, .ncolumns = 8, .readonly = 0 },
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
@@ -69,8 +77,11 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
-        " SELECT $2::bytea, id FROM s)"
-        " SELECT id FROM s",
+        " SELECT $2::bytea, id FROM s),"
+        " ok AS ("
+        " SELECT fluentai_login_succeeded(lower(email))"
+        " FROM users WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM s))"
+        " SELECT id FROM s WHERE (SELECT count(*) FROM ok) >= 0",
       .nparams = 6, .ncolumns = 1, .readonly = 0 },
 
     /* $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl */
@@ -129,16 +140,21 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " RETURNING u.id, u.email, u.name, u.avatar, u.bio",
       .nparams = 8, .ncolumns = 5, .readonly = 0 },
 
-    /* $1 session id, $2 user id */
+    /*
+     * $1 session id, $2 user id, $3/$4 throttle attempts/window: the
+     * attempt counts against the account's login throttle (sql/040);
+     * the second column is its Retry-After, 0 to go ahead
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET] = {
       .name = "fluentai_password_get",
       .text =
-        "SELECT u.hashed_password"
+        "SELECT u.hashed_password,"
+        " fluentai_login_attempt(lower(u.email), $3::int, $4::int)"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
         NGX_HTTP_FLUENTAI_SESSION_OK,
-      .nparams = 2, .ncolumns = 1, .readonly = 1 },
+      .nparams = 4, .ncolumns = 2, .readonly = 0 },
 
     /* $1 session id, $2 user id, $3 new hash, $4 the verified hash */
 
@@ -158,8 +174,12 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " UPDATE sessions SET revoked_at = now(),"
         " revoke_reason = 'password_changed'"
         " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
-        " AND revoked_at IS NULL)"
-        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
+        " AND revoked_at IS NULL),"
+        " ok AS ("
+        " SELECT fluentai_login_succeeded(lower(email))"
+        " FROM users WHERE id IN (SELECT id FROM upd))"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)"
+        " WHERE (SELECT count(*) FROM ok) >= 0",
       .nparams = 4, .ncolumns = 2, .readonly = 0 }
 };
 

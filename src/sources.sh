@@ -33,6 +33,8 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_profile.c
     src/ngx_http_fluentai_change_password.c
     src/ngx_http_fluentai_health.c
+    src/ngx_http_fluentai_blocklist.c
+    src/ngx_http_fluentai_brute.c
 "
 
 FLUENTAI_HDRS="
