@@ -70,6 +70,12 @@ typedef struct {
     ngx_shm_zone_t                 *metrics_zone;
     ngx_int_t                       metrics_var;     /* $fluentai_endpoint */
 
+    ngx_hash_t                      blocklist;       /* common passwords */
+
+    ngx_msec_t                      login_failure_delay;
+    ngx_int_t                       throttle_max;    /* 0: off */
+    time_t                          throttle_window;
+
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;
     ngx_str_t                      *conf_file;
@@ -91,7 +97,7 @@ typedef struct {
     json_t                         *body;
     json_t                         *user;
 
-    ngx_http_fluentai_step_pt       resume;          /* after a hash */
+    ngx_http_fluentai_step_pt       resume;          /* after a wait */
     ngx_event_t                     task_timer;      /* see task.c */
     ngx_http_fluentai_pw_job_t     *job;
 
@@ -109,6 +115,9 @@ typedef struct {
     ngx_str_t                       error_code;      /* $fluentai_error_code */
     ngx_str_t                       old_hash;        /* verified hash */
     ngx_flag_t                      active;
+
+    ngx_msec_t                      login_start;     /* see brute.c */
+    ngx_event_t                     delay_timer;
 
     /* the new refresh token and its hash; the hash of the presented one */
     u_char                          refresh[NGX_HTTP_FLUENTAI_REFRESH_LEN + 1];
@@ -199,9 +208,12 @@ void ngx_http_fluentai_audit_params(ngx_http_request_t *r,
 void ngx_http_fluentai_audit_login_failed(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *reason);
 
-/* task.c: password work on the thread pool */
+/* task.c: password work on the thread pool; waiting for an event */
 void ngx_http_fluentai_task(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_step_pt resume);
+void ngx_http_fluentai_wait(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_step_pt resume);
+void ngx_http_fluentai_wait_done(ngx_http_request_t *r);
 ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *encoded,
     ngx_http_fluentai_vstr_t *password,
@@ -232,6 +244,21 @@ char *ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_http_fluentai_main_conf_t *mcf);
 ngx_int_t ngx_http_fluentai_dummy_hash(ngx_conf_t *cf,
     ngx_http_fluentai_main_conf_t *mcf);
+
+/* blocklist.c: new passwords too weak to take */
+char *ngx_http_fluentai_password_blocklist(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_uint_t ngx_http_fluentai_password_common(
+    ngx_http_fluentai_main_conf_t *mcf, ngx_http_fluentai_vstr_t *password);
+ngx_int_t ngx_http_fluentai_new_password_or_fail(ngx_http_request_t *r,
+    const char *field, ngx_http_fluentai_vstr_t *password);
+
+/* brute.c: the answers of a failed login */
+void ngx_http_fluentai_login_begin(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
+void ngx_http_fluentai_login_failed(ngx_http_request_t *r);
+void ngx_http_fluentai_too_many_attempts(ngx_http_request_t *r,
+    ngx_int_t retry_after);
 
 /* the endpoints: auth.c, profile.c, password.c (change), health.c */
 void ngx_http_fluentai_register(ngx_http_request_t *r);

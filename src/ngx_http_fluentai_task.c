@@ -20,7 +20,7 @@
 static void ngx_http_fluentai_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_fluentai_task_work(ngx_http_fluentai_pw_job_t *job);
 static void ngx_http_fluentai_task_event(ngx_event_t *ev);
-static void ngx_http_fluentai_task_resume(ngx_http_request_t *r);
+static void ngx_http_fluentai_wait_resume(ngx_http_request_t *r);
 static void ngx_http_fluentai_task_timer(ngx_event_t *ev);
 
 
@@ -60,9 +60,6 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
 
     ngx_http_fluentai_metrics_hashing(1);
 
-    ctx->task_done = 0;
-    ctx->resume = resume;
-
     /*
      * A gracefully exiting worker (reload, quit) waits only for timers
      * that are not cancelable, and a running task holds none: this one
@@ -74,9 +71,51 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     ctx->task_timer.log = r->connection->log;
     ngx_add_timer(&ctx->task_timer, 60000);
 
+    ngx_http_fluentai_wait(r, ctx, resume);
+}
+
+
+/*
+ * The request waits for an event (a thread-pool task, a timer): it stays
+ * blocked, so that nginx does not free it if the client goes away, until
+ * ngx_http_fluentai_wait_done(); then resume(r) runs.
+ */
+
+void
+ngx_http_fluentai_wait(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
+    ngx_http_fluentai_step_pt resume)
+{
+    ctx->task_done = 0;
+    ctx->resume = resume;
+
     r->main->blocked++;
     r->aio = 1;
-    r->write_event_handler = ngx_http_fluentai_task_resume;
+    r->write_event_handler = ngx_http_fluentai_wait_resume;
+}
+
+
+void
+ngx_http_fluentai_wait_done(ngx_http_request_t *r)
+{
+    ngx_connection_t         *c;
+    ngx_http_fluentai_ctx_t  *ctx;
+
+    c = r->connection;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    r->main->blocked--;
+    r->aio = 0;
+    ctx->task_done = 1;
+
+    if (ctx->task_timer.timer_set) {
+        ngx_del_timer(&ctx->task_timer);
+    }
+
+    /* ours, or nginx's finalizer if the request was aborted meanwhile */
+    r->write_event_handler(r);
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -137,29 +176,9 @@ ngx_http_fluentai_task_work(ngx_http_fluentai_pw_job_t *job)
 static void
 ngx_http_fluentai_task_event(ngx_event_t *ev)
 {
-    ngx_connection_t         *c;
-    ngx_http_request_t       *r;
-    ngx_http_fluentai_ctx_t  *ctx;
-
-    r = ev->data;
-    c = r->connection;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
-
-    r->main->blocked--;
-    r->aio = 0;
-    ctx->task_done = 1;
-
     ngx_http_fluentai_metrics_hashing(-1);
 
-    if (ctx->task_timer.timer_set) {
-        ngx_del_timer(&ctx->task_timer);
-    }
-
-    /* ours, or nginx's finalizer if the request was aborted meanwhile */
-    r->write_event_handler(r);
-
-    ngx_http_run_posted_requests(c);
+    ngx_http_fluentai_wait_done(ev->data);
 }
 
 
@@ -172,7 +191,7 @@ ngx_http_fluentai_task_timer(ngx_event_t *ev)
 
 
 static void
-ngx_http_fluentai_task_resume(ngx_http_request_t *r)
+ngx_http_fluentai_wait_resume(ngx_http_request_t *r)
 {
     ngx_http_fluentai_ctx_t  *ctx;
 
