@@ -281,7 +281,7 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
 # ---------------------------------------------------------------------------
 # nginx
 
-PORT=$(free_port 0)
+PORT=${BENCH_PORT:-$(free_port 0)}         # nginx; the rest is on sockets
 URL="http://127.0.0.1:$PORT"
 NGX_PID_FILE="$D/nginx/nginx.pid"
 
@@ -452,7 +452,7 @@ cpu_end() {     # NAME REQUESTS: CPU per request of each part
     local w n=${2:-0}
     for w in nginx pg client bouncer; do
         local d=$(( $(cpu_us $w) - ${R[$1.cpu0_$w]} ))
-        [ "$n" -gt 0 ] && R[$1.cpu_$w]=$((d / n))
+        ((n > 0)) && R[$1.cpu_$w]=$((d / n)) || :
     done
 }
 
@@ -491,10 +491,12 @@ run_wrk() {
     cpu_end "$1" "${R[$1.requests]:-0}"
 }
 
-# percentile P of the numbers in column COL of the files
+# percentile P of the numbers in column COL of the files; none (a slow
+# pgbench run may log no sampled transaction, leaving the glob unmatched):
+# empty, not an error that ends the run
 pct() {
     local p=$1 col=$2; shift 2
-    cat "$@" | awk -v c="$col" '{ print $c }' | sort -n \
+    { cat "$@" 2>/dev/null || true; } | awk -v c="$col" '{ print $c }' | sort -n \
         | awk -v p="$p" '{ v[NR] = $1 } END {
               if (NR == 0) { print ""; exit }
               i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR

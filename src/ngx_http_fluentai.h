@@ -97,9 +97,9 @@ typedef struct {
     json_t                         *body;
     json_t                         *user;
 
-    ngx_http_fluentai_step_pt       resume;          /* after a wait */
-    ngx_event_t                     task_timer;      /* see task.c */
-    ngx_http_fluentai_pw_job_t     *job;
+    ngx_http_fluentai_step_pt       resume;          /* after a hash */
+    ngx_http_fluentai_task_t       *task;            /* see task.c */
+    ngx_http_fluentai_pw_job_t     *job;             /* &task->job */
 
     ngx_http_fluentai_done_pt       done;            /* after a query */
     ngx_http_fluentai_pg_req_t      pg;
@@ -124,7 +124,6 @@ typedef struct {
     u_char                          refresh_hash[NGX_HTTP_FLUENTAI_HASH_LEN];
     u_char                          presented[NGX_HTTP_FLUENTAI_HASH_LEN];
 
-    unsigned                        task_done:1;
     unsigned                        query_sync:1;
     unsigned                        query_failures:1; /* done gets NULL */
     unsigned                        logout_all:1;
@@ -208,16 +207,14 @@ void ngx_http_fluentai_audit_params(ngx_http_request_t *r,
 void ngx_http_fluentai_audit_login_failed(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *reason);
 
-/* task.c: password work on the thread pool; waiting for an event */
+/* task.c: password work on the thread pool */
 void ngx_http_fluentai_task(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_step_pt resume);
-void ngx_http_fluentai_wait(ngx_http_request_t *r,
-    ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_step_pt resume);
-void ngx_http_fluentai_wait_done(ngx_http_request_t *r);
 ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *encoded,
     ngx_http_fluentai_vstr_t *password,
     ngx_http_fluentai_vstr_t *new_password);
+void ngx_http_fluentai_task_release(ngx_http_fluentai_ctx_t *ctx);
 
 /* gate.c: "fluentai_auth_jwt" for other locations */
 ngx_int_t ngx_http_fluentai_access_handler(ngx_http_request_t *r);
@@ -257,6 +254,7 @@ ngx_int_t ngx_http_fluentai_new_password_or_fail(ngx_http_request_t *r,
 void ngx_http_fluentai_login_begin(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
 void ngx_http_fluentai_login_failed(ngx_http_request_t *r);
+void ngx_http_fluentai_login_delay_release(ngx_http_fluentai_ctx_t *ctx);
 void ngx_http_fluentai_too_many_attempts(ngx_http_request_t *r,
     ngx_int_t retry_after);
 

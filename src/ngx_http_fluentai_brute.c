@@ -39,8 +39,9 @@ ngx_http_fluentai_login_begin(ngx_http_request_t *r,
 
 /*
  * 401 invalid_credentials, once fluentai_login_failure_delay has passed
- * since the login began.  The request stays blocked meanwhile (as on the
- * thread pool): a client that goes away is finalized when the timer fires.
+ * since the login began.  Meanwhile the client is watched (as while a
+ * hash or a query runs): a client that goes away ends the request at
+ * once, and its cleanup deletes the timer.
  */
 
 void
@@ -75,14 +76,38 @@ ngx_http_fluentai_login_failed(ngx_http_request_t *r)
     ctx->delay_timer.log = r->connection->log;
     ngx_add_timer(&ctx->delay_timer, delay - elapsed);
 
-    ngx_http_fluentai_wait(r, ctx, ngx_http_fluentai_login_failed_now);
+    r->aio = 1;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_fluentai_watch_client(r);
 }
 
 
 static void
 ngx_http_fluentai_delay_event(ngx_event_t *ev)
 {
-    ngx_http_fluentai_wait_done(ev->data);
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    r->aio = 0;
+
+    ngx_http_fluentai_login_failed_now(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request's cleanup: a delay still pending ends with it */
+
+void
+ngx_http_fluentai_login_delay_release(ngx_http_fluentai_ctx_t *ctx)
+{
+    if (ctx->delay_timer.timer_set) {
+        ngx_del_timer(&ctx->delay_timer);
+    }
 }
 
 

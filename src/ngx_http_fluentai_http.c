@@ -127,13 +127,9 @@ ngx_http_fluentai_ctx_cleanup(void *data)
 {
     ngx_http_fluentai_ctx_t *ctx = data;
 
-    ngx_http_fluentai_pw_job_t  *job;
-
     ngx_http_fluentai_pg_cancel(&ctx->pg);
-
-    if (ctx->task_timer.timer_set) {
-        ngx_del_timer(&ctx->task_timer);
-    }
+    ngx_http_fluentai_task_release(ctx);
+    ngx_http_fluentai_login_delay_release(ctx);
 
     if (ctx->body) {
         json_decref(ctx->body);
@@ -143,20 +139,6 @@ ngx_http_fluentai_ctx_cleanup(void *data)
     if (ctx->user) {
         json_decref(ctx->user);
         ctx->user = NULL;
-    }
-
-    job = ctx->job;
-
-    if (job) {
-        if (job->password) {
-            ngx_explicit_memzero(job->password, job->password_len);
-        }
-
-        if (job->new_password) {
-            ngx_explicit_memzero(job->new_password, job->new_password_len);
-        }
-
-        ngx_explicit_memzero(job, sizeof(ngx_http_fluentai_pw_job_t));
     }
 }
 
@@ -667,11 +649,12 @@ ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
 
 
 /*
- * While the request waits (database queue, query), a client that
+ * While the request waits (database queue, query, hash), a client that
  * closes its connection is noticed, as limit_req and upstream do: nginx
  * then terminates the request, and its cleanup leaves the pool's queue
- * at once (ngx_http_fluentai_ctx_cleanup).  A body still being discarded
- * keeps its own handler, which notices a close by itself.
+ * at once and lets go of a password job (ngx_http_fluentai_ctx_cleanup).
+ * A body still being discarded keeps its own handler, which notices a
+ * close by itself.
  */
 
 void

@@ -2,8 +2,8 @@
 /*
  * Password work on the nginx thread pool.  argon2id and bcrypt take tens
  * of milliseconds, so they never run on the event loop: the request posts
- * a task holding copies of what it needs, stays blocked, and resumes
- * through its write event handler when the task is done.
+ * a task holding copies of what it needs and resumes when the task is
+ * done.
  */
 
 
@@ -20,8 +20,8 @@
 static void ngx_http_fluentai_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_fluentai_task_work(ngx_http_fluentai_pw_job_t *job);
 static void ngx_http_fluentai_task_event(ngx_event_t *ev);
-static void ngx_http_fluentai_wait_resume(ngx_http_request_t *r);
 static void ngx_http_fluentai_task_timer(ngx_event_t *ev);
+static void ngx_http_fluentai_task_free(ngx_http_fluentai_task_t *t);
 
 
 static __thread ngx_uint_t  ngx_http_fluentai_task_niced;
@@ -30,29 +30,29 @@ static __thread ngx_uint_t  ngx_http_fluentai_task_niced;
 /*
  * Posts ctx->job; resume(r) runs when it is done.  A full thread pool
  * queue is answered with 503 "overloaded".
+ *
+ * The request is not blocked while it waits: its client is watched, and
+ * a client that goes away ends the request at once (499, the connection
+ * is closed).  The job is then on its own (ngx_http_fluentai_task_release):
+ * one still queued is skipped, one running finishes and its result is
+ * dropped.
  */
 
 void
 ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     ngx_http_fluentai_step_pt resume)
 {
-    ngx_thread_task_t  *task;
+    ngx_http_fluentai_task_t  *t;
 
-    task = ngx_thread_task_alloc(r->pool,
-                                 sizeof(ngx_http_fluentai_pw_job_t *));
-    if (task == NULL) {
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error", NULL);
-        return;
-    }
+    t = ctx->task;
 
-    *(ngx_http_fluentai_pw_job_t **) task->ctx = ctx->job;
+    t->task.ctx = &t->job;
+    t->task.handler = ngx_http_fluentai_task_thread;
+    t->task.event.handler = ngx_http_fluentai_task_event;
+    t->task.event.data = t;
+    t->task.event.log = ngx_cycle->log;
 
-    task->handler = ngx_http_fluentai_task_thread;
-    task->event.handler = ngx_http_fluentai_task_event;
-    task->event.data = r;
-
-    if (ngx_thread_task_post(ctx->mcf->thread_pool, task) != NGX_OK) {
+    if (ngx_thread_task_post(ctx->mcf->thread_pool, &t->task) != NGX_OK) {
         ngx_http_fluentai_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, "overloaded",
                                NULL);
         return;
@@ -60,62 +60,26 @@ ngx_http_fluentai_task(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
 
     ngx_http_fluentai_metrics_hashing(1);
 
+    t->posted = 1;
+    t->request = r;
+    ctx->resume = resume;
+
     /*
      * A gracefully exiting worker (reload, quit) waits only for timers
      * that are not cancelable, and a running task holds none: this one
-     * keeps the worker until the task is done and the request answered.
+     * keeps the worker until the task is done, even if the request has
+     * ended meanwhile.
      */
 
-    ctx->task_timer.handler = ngx_http_fluentai_task_timer;
-    ctx->task_timer.data = r;
-    ctx->task_timer.log = r->connection->log;
-    ngx_add_timer(&ctx->task_timer, 60000);
+    t->timer.handler = ngx_http_fluentai_task_timer;
+    t->timer.data = t;
+    t->timer.log = ngx_cycle->log;
+    ngx_add_timer(&t->timer, 60000);
 
-    ngx_http_fluentai_wait(r, ctx, resume);
-}
-
-
-/*
- * The request waits for an event (a thread-pool task, a timer): it stays
- * blocked, so that nginx does not free it if the client goes away, until
- * ngx_http_fluentai_wait_done(); then resume(r) runs.
- */
-
-void
-ngx_http_fluentai_wait(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
-    ngx_http_fluentai_step_pt resume)
-{
-    ctx->task_done = 0;
-    ctx->resume = resume;
-
-    r->main->blocked++;
     r->aio = 1;
-    r->write_event_handler = ngx_http_fluentai_wait_resume;
-}
+    r->write_event_handler = ngx_http_request_empty_handler;
 
-
-void
-ngx_http_fluentai_wait_done(ngx_http_request_t *r)
-{
-    ngx_connection_t         *c;
-    ngx_http_fluentai_ctx_t  *ctx;
-
-    c = r->connection;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
-
-    r->main->blocked--;
-    r->aio = 0;
-    ctx->task_done = 1;
-
-    if (ctx->task_timer.timer_set) {
-        ngx_del_timer(&ctx->task_timer);
-    }
-
-    /* ours, or nginx's finalizer if the request was aborted meanwhile */
-    r->write_event_handler(r);
-
-    ngx_http_run_posted_requests(c);
+    ngx_http_fluentai_watch_client(r);
 }
 
 
@@ -124,7 +88,7 @@ ngx_http_fluentai_wait_done(ngx_http_request_t *r)
 static void
 ngx_http_fluentai_task_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_fluentai_pw_job_t *job = *(ngx_http_fluentai_pw_job_t **) data;
+    ngx_http_fluentai_pw_job_t *job = data;
 
     uint64_t  start;
 
@@ -154,6 +118,14 @@ ngx_http_fluentai_task_work(ngx_http_fluentai_pw_job_t *job)
 
     job->hashed = -1;
 
+    /* the request ended while the job was queued: nobody wants it */
+
+    ngx_memory_barrier();
+
+    if (job->cancelled) {
+        return;
+    }
+
     if (job->verify) {
         job->verified = ngx_http_fluentai_password_verify(job->encoded,
                                                 (char *) job->password,
@@ -176,9 +148,36 @@ ngx_http_fluentai_task_work(ngx_http_fluentai_pw_job_t *job)
 static void
 ngx_http_fluentai_task_event(ngx_event_t *ev)
 {
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_fluentai_ctx_t   *ctx;
+    ngx_http_fluentai_task_t  *t;
+
+    t = ev->data;
+    t->posted = 0;
+
     ngx_http_fluentai_metrics_hashing(-1);
 
-    ngx_http_fluentai_wait_done(ev->data);
+    if (t->timer.timer_set) {
+        ngx_del_timer(&t->timer);
+    }
+
+    r = t->request;
+
+    if (r == NULL) {
+        /* the request ended while its job ran: the result is dropped */
+        ngx_http_fluentai_task_free(t);
+        return;
+    }
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+
+    r->aio = 0;
+
+    ctx->resume(r);
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -190,27 +189,61 @@ ngx_http_fluentai_task_timer(ngx_event_t *ev)
 }
 
 
-static void
-ngx_http_fluentai_wait_resume(ngx_http_request_t *r)
+/*
+ * The request's cleanup: a job not in the thread pool is wiped and freed
+ * now; a posted one is left to its completion, and skipped if no thread
+ * has taken it yet.
+ */
+
+void
+ngx_http_fluentai_task_release(ngx_http_fluentai_ctx_t *ctx)
 {
-    ngx_http_fluentai_ctx_t  *ctx;
+    ngx_http_fluentai_task_t  *t;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+    t = ctx->task;
 
-    if (ctx == NULL || !ctx->task_done) {
-        return;     /* the socket became writable meanwhile */
+    if (t == NULL) {
+        return;
     }
 
-    ctx->task_done = 0;
-    r->write_event_handler = ngx_http_request_empty_handler;
+    ctx->task = NULL;
+    ctx->job = NULL;
 
-    ctx->resume(r);
+    if (!t->posted) {
+        ngx_http_fluentai_task_free(t);
+        return;
+    }
+
+    t->request = NULL;
+
+    (void) ngx_atomic_cmp_set(&t->job.cancelled, 0, 1);
+}
+
+
+static void
+ngx_http_fluentai_task_free(ngx_http_fluentai_task_t *t)
+{
+    ngx_http_fluentai_pw_job_t  *job;
+
+    job = &t->job;
+
+    if (job->password) {
+        ngx_explicit_memzero(job->password, job->password_len);
+    }
+
+    if (job->new_password) {
+        ngx_explicit_memzero(job->new_password, job->new_password_len);
+    }
+
+    ngx_explicit_memzero(t, sizeof(ngx_http_fluentai_task_t));
+    ngx_free(t);
 }
 
 
 /*
- * A new job in r->pool with copies of the passwords; verify against
- * encoded (if set) and/or hash (if set).  Zeroed when the request ends.
+ * A new job with copies of the passwords; verify against encoded (if
+ * set) and/or hash (if set).  Outside r->pool (see task.h); wiped and
+ * freed when the request ends, or after that when the job is done.
  */
 
 ngx_http_fluentai_pw_job_t *
@@ -218,13 +251,29 @@ ngx_http_fluentai_job(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     const char *encoded, ngx_http_fluentai_vstr_t *password,
     ngx_http_fluentai_vstr_t *new_password)
 {
-    size_t                       len;
+    u_char                      *p;
+    size_t                       len, enc_len;
+    ngx_http_fluentai_task_t    *t;
     ngx_http_fluentai_pw_job_t  *job;
 
-    job = ngx_pcalloc(r->pool, sizeof(ngx_http_fluentai_pw_job_t));
-    if (job == NULL) {
+    ngx_http_fluentai_task_release(ctx);
+
+    enc_len = encoded ? ngx_strlen(encoded) : 0;
+
+    len = sizeof(ngx_http_fluentai_task_t)
+          + (encoded ? enc_len + 1 + password->len + 1 : 0)
+          + (new_password ? new_password->len + 1 : 0);
+
+    t = ngx_alloc(len, r->connection->log);
+    if (t == NULL) {
         return NULL;
     }
+
+    ngx_memzero(t, len);
+
+    ctx->task = t;
+    job = &t->job;
+    p = (u_char *) (t + 1);
 
     job->argon2 = ctx->mcf->argon2;
 
@@ -235,31 +284,21 @@ ngx_http_fluentai_job(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx,
     }
 
     if (encoded) {
-        len = ngx_strlen(encoded);
-
         job->verify = 1;
-        job->encoded = ngx_pnalloc(r->pool, len + 1);
-        job->password = ngx_pnalloc(r->pool, password->len + 1);
 
-        if (job->encoded == NULL || job->password == NULL) {
-            return NULL;
-        }
+        job->encoded = (char *) p;
+        p = ngx_cpymem(p, encoded, enc_len + 1);
 
-        ngx_memcpy(job->encoded, encoded, len + 1);
-        ngx_memcpy(job->password, password->data, password->len);
+        job->password = p;
+        p = ngx_cpymem(p, password->data, password->len) + 1;
         job->password_len = password->len;
     }
 
     if (new_password) {
         job->hash = 1;
-        job->new_password = ngx_pnalloc(r->pool, new_password->len + 1);
 
-        if (job->new_password == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(job->new_password, new_password->data,
-                   new_password->len);
+        job->new_password = p;
+        ngx_memcpy(p, new_password->data, new_password->len);
         job->new_password_len = new_password->len;
     }
 

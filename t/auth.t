@@ -1032,14 +1032,17 @@ phase_start(
 {
     my @emails = map { unique_email("slowreg$_") } 1 .. 2;
     my $pw = password('slowreg');
+    # the four hashes run one after another on one (niced) thread: on a
+    # loaded machine the last answer can take longer than api()'s 10 s
+    my $wait = 60 * $Factor;
     my @jobs = (
         (map { my $e = $_; sub {
-            result_of(api(POST => '/auth/register',
+            result_of(api(POST => '/auth/register', timeout => $wait,
                           json => { name => 'Slow', email => $e,
                                     password => $pw }))
         } } @emails),
         (map { my $u = $_; sub {
-            result_of(api(POST => '/auth/login',
+            result_of(api(POST => '/auth/login', timeout => $wait,
                           json => { email => $u->{email},
                                     password => $u->{password} }))
         } } @SlowUsers),
@@ -1113,6 +1116,7 @@ phase_start(
     my @jobs = (
         (map { my $u = $_; sub {
             my $r = result_of(api(POST => '/auth/login',
+                                  timeout => 60 * $Factor,
                                   json => { email => $u->{email},
                                             password => $u->{password} }));
             $r->{known} = 1;
@@ -1120,6 +1124,7 @@ phase_start(
         } } @QueueUsers),
         (map { my $e = unique_email("queue-unknown$_"); sub {
             my $r = result_of(api(POST => '/auth/login',
+                                  timeout => 60 * $Factor,
                                   json => { email => $e, password => $pw }));
             $r->{known} = 0;
             $r;
@@ -1143,12 +1148,11 @@ phase_start(
               @res), 0, 'D: right passwords give 200 or 503';
     is scalar(grep { !$_->{known} && $_->{status} != 401 && $_->{status} != 503 }
               @res), 0, 'D: unknown emails give 401 or 503';
-    SKIP: {
-        skip 'which job gets the thread is valgrind scheduling', 1
-            if $Valgrind;
-        ok scalar(grep { $_->{status} == 200 } @res) >= 1,
-            'D: the job that got the thread succeeded';
-    }
+    # the job that gets the thread may be an unknown email's (401): what
+    # holds is that some request was served rather than refused
+    ok scalar(grep { $_->{status} != 503 } @res) >= 1,
+        'D: at least one answer is not 503 (a job got the thread)'
+        or diag explain [map { "$_->{status} $_->{body}" } @res];
     is scalar(grep { $_->{status} >= 500 && $_->{status} != 503 } @res), 0,
         'D: no 500';
 

@@ -41,7 +41,7 @@ use warnings;
 use Test::More;
 use FluentAI::Test qw(:DEFAULT bearer);
 use FluentAI::Load;
-use FluentAI::Pg;
+use FluentAI::Pg qw(pg_running pg_stop pg_start);
 use File::Basename qw(dirname);
 use POSIX ();
 use Time::HiRes qw(time sleep);
@@ -58,8 +58,9 @@ for my $v (qw(TEST_NGINX_PG_CTL TEST_NGINX_PG_PGDATA TEST_NGINX_PG_CONNINFO)) {
 }
 
 # ------------------------------------------------------------- PostgreSQL
-# FluentAI::Pg stops and starts the cluster and starts it again at the
-# end whatever happens (the other suites of the run share it).
+
+# FluentAI::Pg starts the cluster again when the suite ends, whatever
+# happened (the other suites of the run share it).
 
 ok pg_running(), 'PostgreSQL runs at the start';
 
@@ -72,8 +73,10 @@ start_nginx(
     main_config => fluentai_main_config(threads => 2),
     http_config => fluentai_http_config(
         database => "$ENV{TEST_NGINX_PG_CONNINFO} application_name=$APP",
+        # the mail sender's own connection (worker 0) is not the pool's
         extra    => "    fluentai_database_pool size=$POOL;\n"
-                  . "    fluentai_database_timeout 2s;\n"),
+                  . "    fluentai_database_timeout 2s;\n"
+                  . "    fluentai_mail_sender off;\n"),
     config => fluentai_locations(),
 ) or BAIL_OUT('nginx did not start');
 
@@ -347,7 +350,7 @@ sub json_503_ok {
         'sequential: module backends within the pool size';
 }
 
-ensure_pg_running();
+pg_running() or pg_start();
 ok pg_running(), 'PostgreSQL runs at the end';
 unlike error_log(), qr/exited on signal/, 'no worker crashed';
 stop_nginx();

@@ -22,7 +22,6 @@
 use strict;
 use warnings;
 
-use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
@@ -31,6 +30,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use FluentAI::Test qw(:DEFAULT new_user wait_until);
+use FluentAI::Pg qw(pg_stop pg_start pg_log);
 
 for my $v (qw(TEST_NGINX_PG_CONNINFO TEST_NGINX_PG_CTL TEST_NGINX_PG_PGDATA
               TEST_NGINX_PG_HOST TEST_NGINX_PG_PORT))
@@ -51,57 +51,15 @@ my $VG = $Test::Nginx::Util::UseValgrind ? 1 : 0;
 my $F  = Test::Nginx::Util::timeout_factor();       # 10 under valgrind
 my $PARENT = $$;
 my $CONNINFO = $ENV{TEST_NGINX_PG_CONNINFO};
-my $PGDATA = $ENV{TEST_NGINX_PG_PGDATA};
-my $PGTMP = dirname($PGDATA);
-my $PGLOG = "$PGTMP/pg.log";
+my $PGLOG = pg_log();
 
 # "quick": an answer that did not wait for any timeout
 my $QUICK = $VG ? 3 : 0.5;
 
-my ($PgStopped, $LockerPid) = (0, undef);
+my $LockerPid;
 
 # ------------------------------------------------------------------ helpers
 
-
-# run a command, output to a file (never a pipe: pg_ctl start leaves a
-# postmaster behind) -> (exit status, output)
-sub run_cmd {
-    my (@cmd) = @_;
-    my $dir = tempdir(CLEANUP => 1);
-    my $out = "$dir/out";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', $out or POSIX::_exit(126);
-        open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
-        exec(@cmd) or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    my $st = $? >> 8;
-    my $text = '';
-    if (open my $fh, '<', $out) { local $/; $text = <$fh> // ''; }
-    return ($st, $text);
-}
-
-my @PG_CTL = split ' ', $ENV{TEST_NGINX_PG_CTL};
-
-sub pg_stop {
-    $PgStopped = 1;
-    my ($st, $out) = run_cmd(@PG_CTL, 'stop', '-m', 'fast');
-    diag("pg_ctl stop: $out") if $st;
-    return $st == 0;
-}
-
-# the same invocation as t/run-suites: same port, socket directory, log
-sub pg_start {
-    my ($st, $out) = run_cmd(@PG_CTL, '-t', '60', '-l', $PGLOG, '-o',
-        "-c listen_addresses=127.0.0.1 -c port=$ENV{TEST_NGINX_PG_PORT}"
-        . " -c unix_socket_directories=$ENV{TEST_NGINX_PG_HOST}"
-        . " -c fsync=off -c max_connections=200", 'start');
-    diag("pg_ctl start: $out") if $st;
-    $PgStopped = 0 if $st == 0;
-    return $st == 0;
-}
 
 # the module's backends: [pid, state, wait_event_type]
 sub module_backends {
@@ -164,16 +122,13 @@ sub locker_stop {
     }, 10);
 }
 
+# (FluentAI::Pg starts a cluster this suite left stopped)
 END {
     return unless defined $PARENT && $$ == $PARENT;
     my $rc = $?;
     if ($LockerPid) {
-        locker_stop() unless $PgStopped;
+        eval { locker_stop() };
         if ($LockerPid) { kill 'KILL', $LockerPid; waitpid($LockerPid, 0) }
-    }
-    if ($PgStopped) {
-        diag('starting PostgreSQL again');
-        pg_start() or diag('could not start PostgreSQL again!');
     }
     $? = $rc;
 }

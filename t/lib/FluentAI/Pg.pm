@@ -1,66 +1,100 @@
 package FluentAI::Pg;
 
-# The suite's PostgreSQL cluster (started by t/run-suites) stopped and
-# started again by a test, with the options it runs with.
+# Stop and start the PostgreSQL cluster that t/run-suites started, for
+# suites that take the database away (t/pool.t, t/outage.t):
 #
-#   use FluentAI::Pg;
-#   ok pg_stop();  ...  ok pg_start();
+#   use FluentAI::Pg qw(pg_running pg_stop pg_start pg_log);
+#   ok pg_stop(), 'PostgreSQL stopped';     # pg_ctl stop -m fast
+#   ...
+#   ok pg_start(), 'PostgreSQL started';    # same options, port, log
 #
-# A test that loaded this module starts the cluster again when it ends,
-# whatever happened (the other suites of the run share it).
+# A suite that dies with the cluster stopped gets it started again when it
+# exits (END, in the process that loaded this module).
 
 use strict;
 use warnings;
 
 use Exporter 'import';
 use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use POSIX ();
+use Test::More ();
 
-our @EXPORT = qw(pg_running pg_stop pg_start pg_restart ensure_pg_running);
+our @EXPORT = qw(pg_running pg_stop pg_start pg_restart);
+our @EXPORT_OK = qw(pg_log);
 
-my $MAIN_PID = $$;
+my $Owner = $$;
+my $Stopped = 0;
+
+# set by t/run-suites; a suite checks them before it uses these helpers
+my @PgCtl = split ' ', $ENV{TEST_NGINX_PG_CTL} // '';
+my $PgData = $ENV{TEST_NGINX_PG_PGDATA} // '';
+
+# the server log t/run-suites writes
+sub pg_log { dirname($PgData) . '/pg.log' }
 
 sub shq { my $s = shift; $s =~ s/'/'\\''/g; return "'$s'" }
 
 # the options the cluster runs with: from postmaster.opts (written by the
 # postmaster at start), else rebuilt from the TEST_NGINX_PG_* variables
-sub _opts {
-    my $pgdata = $ENV{TEST_NGINX_PG_PGDATA} // '';
-    my $opts = '';
-    if (open my $fh, '<', "$pgdata/postmaster.opts") {
+sub options {
+    my @keep;
+    if (open my $fh, '<', "$PgData/postmaster.opts") {
         local $/;
-        my $line = <$fh>;
+        my $line = <$fh> // '';
         close $fh;
-        my @tok = $line =~ /"((?:[^"\\]|\\.)*)"/g;
-        my @keep;
+        my @tok = $line =~ /"((?:[^"\\]|\\.)*)"/g;    # not the binary
         while (@tok) {
             my $t = shift @tok;
             if ($t eq '-D') { shift @tok; next }
             push @keep, $t;
         }
-        $opts = join ' ', map { shq($_) } @keep;
     }
-    return $opts || join ' ', map { shq($_) }
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', "port=" . ($ENV{TEST_NGINX_PG_PORT} // ''),
-        '-c', "unix_socket_directories=" . ($ENV{TEST_NGINX_PG_HOST} // ''),
-        '-c', 'fsync=off', '-c', 'max_connections=200';
+    @keep = ('-c', 'listen_addresses=127.0.0.1',
+             '-c', "port=$ENV{TEST_NGINX_PG_PORT}",
+             '-c', "unix_socket_directories=$ENV{TEST_NGINX_PG_HOST}",
+             '-c', 'fsync=off', '-c', 'max_connections=200') unless @keep;
+    return join ' ', map { shq($_) } @keep;
 }
 
-my $PG_OPTS = _opts();
-my $PG_LOG = dirname($ENV{TEST_NGINX_PG_PGDATA} // '.') . '/pg.log';
-
-sub pg_running {
-    return system("$ENV{TEST_NGINX_PG_CTL} status >/dev/null 2>&1") == 0;
+# run pg_ctl with output to a file (never a pipe: "pg_ctl start" leaves a
+# postmaster behind that would hold it open) -> (exit status, output)
+sub pg_ctl {
+    my (@args) = @_;
+    die "TEST_NGINX_PG_CTL is not set (run via t/run-suites)\n" unless @PgCtl;
+    my $dir = tempdir(CLEANUP => 1);
+    my $out = "$dir/out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $out or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
+        exec(@PgCtl, @args) or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    my $st = $? >> 8;
+    my $text = '';
+    if (open my $fh, '<', $out) { local $/; $text = <$fh> // ''; }
+    return ($st, $text);
 }
+
+sub pg_running { return (pg_ctl('status'))[0] == 0 }
 
 sub pg_stop {
-    return system("$ENV{TEST_NGINX_PG_CTL} -m fast stop >/dev/null 2>&1")
-           == 0;
+    $Stopped = 1;
+    my ($st, $out) = pg_ctl('stop', '-m', 'fast');
+    Test::More::diag("pg_ctl stop: $out") if $st;
+    return $st == 0;
 }
 
+# the same options, port, socket directory and log as before
 sub pg_start {
-    return system("$ENV{TEST_NGINX_PG_CTL} -t 60 -l " . shq($PG_LOG)
-                  . ' -o ' . shq($PG_OPTS) . ' start >/dev/null 2>&1') == 0;
+    my $opts = options();
+    my ($st, $out) = pg_ctl('-t', '60', '-l', pg_log(), '-o', $opts,
+                            'start');
+    Test::More::diag("pg_ctl start: $out") if $st;
+    $Stopped = 0 if $st == 0;
+    return $st == 0;
 }
 
 sub pg_restart {
@@ -68,12 +102,14 @@ sub pg_restart {
     return pg_start();
 }
 
-sub ensure_pg_running {
-    return unless $$ == $MAIN_PID && $ENV{TEST_NGINX_PG_CTL};
-    return if pg_running();
-    pg_start() or warn "# $0: could not start PostgreSQL again!\n";
+END {
+    return unless $$ == $Owner && $Stopped;
+    my $rc = $?;
+    unless (pg_running()) {
+        Test::More::diag('starting PostgreSQL again');
+        pg_start() or Test::More::diag('could not start PostgreSQL again!');
+    }
+    $? = $rc;
 }
-
-END { ensure_pg_running() }
 
 1;

@@ -174,18 +174,21 @@ sub error_log { Test::Nginx::Util::read_error_log(0) }
 sub error_log_mark { Test::Nginx::Util::error_log_size() }
 sub error_log_since { Test::Nginx::Util::read_error_log($_[0] // 0) }
 
-my $Http;
+my %Http;
 sub _http {
-    $Http ||= HTTP::Tiny->new(
+    my ($timeout) = @_;
+    $timeout //= 10 * Test::Nginx::Util::timeout_factor();
+    $Http{$timeout} ||= HTTP::Tiny->new(
         keep_alive => 0,
-        timeout    => 10 * Test::Nginx::Util::timeout_factor(),
+        timeout    => $timeout,
         agent      => 'fluentai-test/1',
         max_redirect => 0,
     );
-    return $Http;
+    return $Http{$timeout};
 }
 
-# api($method, $path, headers => {...}, json => $data | body => $raw)
+# api($method, $path, headers => {...}, json => $data | body => $raw,
+#     timeout => $secs (default 10, times the valgrind factor))
 # -> { status, headers (lower-case keys; repeated ones joined by ", "),
 #      body, json (decoded or undef) }
 sub api {
@@ -200,7 +203,7 @@ sub api {
         $opt->{content} = $a{body};
     }
     my $url = $path =~ m{^https?://} ? $path : base_url() . $path;
-    my $res = _http()->request($method, $url, $opt);
+    my $res = _http($a{timeout})->request($method, $url, $opt);
     my %hdr;
     while (my ($k, $v) = each %{ $res->{headers} // {} }) {
         $hdr{lc $k} = ref $v ? join(', ', @$v) : $v;
