@@ -10,8 +10,17 @@
 #include "ngx_http_fluentai_sql.h"
 
 
-#define NGX_HTTP_FLUENTAI_SESSION_OK                                          \
-    "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"
+/*
+ * A live session (sql/migrations/010): not revoked, not expired, user
+ * active, same credential version as its user (no password change or
+ * deactivation since it was created), younger than the maximum lifetime,
+ * parameter max (seconds).
+ */
+
+#define NGX_HTTP_FLUENTAI_SESSION_OK(max)                                     \
+    "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"           \
+    " AND s.credential_version = u.credential_version"                        \
+    " AND s.created_at > now() - make_interval(secs => " max "::int)"
 
 
 /*
@@ -48,10 +57,13 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "WITH u AS ("
         " INSERT INTO users (email, name, hashed_password)"
         " VALUES ($1::text, $2::text, $3::text)"
-        " RETURNING id, email, name, avatar, bio, email_verified_at),"
+        " RETURNING id, email, name, avatar, bio, email_verified_at,"
+        " credential_version),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember)"
-        " SELECT id, now() + make_interval(secs => $5::int), true FROM u"
+        " INSERT INTO sessions (user_id, expires_at, remember,"
+        " credential_version)"
+        " SELECT id, now() + make_interval(secs => $5::int), true,"
+        " credential_version FROM u"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
@@ -78,9 +90,10 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
     /*
      * $1 email (lower case), $2/$3 throttle attempts/window (sql/040),
-     * $4 ip, $5 ua: always one row; the user's columns are NULL for an
-     * unknown email and when the last column, the throttle's Retry-After,
-     * is not 0 (that refusal is in the audit trail: account_throttled)
+     * $4 ip, $5 ua: always one row, the user's columns (the credential
+     * version last) then the throttle's Retry-After; the user's are NULL
+     * for an unknown email and when Retry-After is not 0 (that refusal is
+     * in the audit trail: account_throttled)
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_USER] = {
@@ -98,27 +111,36 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " FROM a WHERE a.retry_after > 0) e)"
         " SELECT u.id, u.email, u.name, u.avatar, u.bio,"
         " u.email_verified_at IS NOT NULL, u.hashed_password, u.is_active,"
-        " a.retry_after"
+        " u.credential_version, a.retry_after"
         " FROM a LEFT JOIN users u"
         " ON a.retry_after = 0 AND lower(u.email) = $1::text",
-      .nparams = 5, .ncolumns = 9, .readonly = 0 },
+      .nparams = 5, .ncolumns = 10, .readonly = 0 },
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
-     * $5 the hash that was verified, $6 remember, $7 ip, $8 ua
+     * $5 the hash that was verified, $6 remember, $7 the credential
+     * version read with that hash, $8 ip, $9 ua.  The user's row is locked
+     * first: a password change or deactivation that committed since the
+     * hash was read makes "me" empty (no session); one that comes later
+     * waits for this statement and then ends the new session with the
+     * others.
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION] = {
       .name = "fluentai_login_session",
       .text =
-        "WITH h AS ("
+        "WITH me AS ("
+        " SELECT id, credential_version FROM users"
+        " WHERE id = $1::uuid AND is_active AND hashed_password = $5::text"
+        " AND credential_version = $7::int FOR NO KEY UPDATE),"
+        " h AS ("
         " UPDATE users SET hashed_password = $4::text"
-        " WHERE id = $1::uuid AND $4::text IS NOT NULL"
-        " AND hashed_password = $5::text),"
+        " WHERE id IN (SELECT id FROM me) AND $4::text IS NOT NULL),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember)"
-        " SELECT id, now() + make_interval(secs => $3::int), $6::bool"
-        " FROM users WHERE id = $1::uuid AND is_active"
+        " INSERT INTO sessions (user_id, expires_at, remember,"
+        " credential_version)"
+        " SELECT id, now() + make_interval(secs => $3::int), $6::bool,"
+        " credential_version FROM me"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
@@ -127,11 +149,11 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " SELECT fluentai_login_succeeded(lower(email))"
         " FROM users WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM s)),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $7::inet AS ip, $8::text AS ua,"
+        " (SELECT $8::inet AS ip, $9::text AS ua,"
         " 'login' AS event, $1::uuid AS user_id, id AS session_id,"
         " jsonb_build_object('remember', $6::bool) AS detail FROM s) e)"
         " SELECT id FROM s WHERE (SELECT count(*) FROM ok) >= 0",
-      .nparams = 8, .ncolumns = 1, .readonly = 0 },
+      .nparams = 9, .ncolumns = 1, .readonly = 0 },
 
     /*
      * $1 user id or NULL, $2 email, $3 reason, $4 ip, $5 ua: a login that
@@ -151,48 +173,59 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
     /*
      * $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl,
-     * $5 ip, $6 ua
+     * $5 max lifetime, $6 ip, $7 ua
      */
 
     [NGX_HTTP_FLUENTAI_SQL_REFRESH] = {
       .name = "fluentai_refresh",
       .text =
         "WITH r AS MATERIALIZED ("
-        " SELECT status, session_id, user_id FROM fluentai_refresh("
-        "$1::bytea, $2::bytea, $3::int, $4::int)),"
+        " SELECT status, session_id, user_id, ends_at FROM fluentai_refresh("
+        "$1::bytea, $2::bytea, $3::int, $4::int, $5::int)),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " (SELECT $6::inet AS ip, $7::text AS ua,"
         " 'refresh_token_reused' AS event, user_id, session_id,"
         " '{}'::jsonb AS detail FROM r WHERE status = 'reused') e)"
-        " SELECT status, session_id, user_id FROM r",
-      .nparams = 6, .ncolumns = 3, .readonly = 0 },
+        " SELECT status, session_id, user_id, ends_at FROM r",
+      .nparams = 7, .ncolumns = 4, .readonly = 0 },
 
     /*
-     * $1 session id, $2 user id, $3 refresh hash, $4 all sessions, $5 ip,
-     * $6 ua.  The result is the UPDATE's: its row count is the number of
-     * sessions revoked.
+     * $1 session id, $2 user id (a valid access token), $3 refresh hash,
+     * $4 all sessions, $5 max lifetime, $6 ip, $7 ua.  Only live sessions
+     * are named: the access token's, the refresh token's.  "all" needs a
+     * live credential: the access token, or an unused refresh token.  A
+     * token already rotated ends its own session only (as presenting it
+     * to refresh does: reuse), so a logout racing a refresh still ends the
+     * session, and a stale token never ends the others.  The result is
+     * the UPDATE's: its row count is the number of sessions revoked.
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGOUT] = {
       .name = "fluentai_logout",
       .text =
         "WITH target AS ("
-        " SELECT id, user_id FROM sessions"
-        " WHERE id = $1::uuid AND user_id = $2::uuid"
-        " UNION"
-        " SELECT s.id, s.user_id FROM refresh_tokens t"
-        " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea),"
+        " SELECT s.id, s.user_id, true AS live FROM sessions s JOIN users u"
+        " ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$5")
+        " UNION ALL"
+        " SELECT s.id, s.user_id, t.used_at IS NULL FROM refresh_tokens t"
+        " JOIN sessions s ON s.id = t.session_id JOIN users u"
+        " ON u.id = s.user_id"
+        " WHERE t.hash = $3::bytea AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$5") "),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " (SELECT DISTINCT $6::inet AS ip, $7::text AS ua,"
         " 'logout' AS event, user_id, id AS session_id,"
         " jsonb_build_object('all', $4::bool) AS detail FROM target) e)"
         " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
         " WHERE s.revoked_at IS NULL"
         " AND (s.id IN (SELECT id FROM target)"
-        " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
-      .nparams = 6, .ncolumns = 0, .readonly = 0 },
+        " OR ($4::bool"
+        " AND s.user_id IN (SELECT user_id FROM target WHERE live)))",
+      .nparams = 7, .ncolumns = 0, .readonly = 0 },
 
-    /* $1 session id, $2 user id */
+    /* $1 session id, $2 user id, $3 max lifetime */
 
     [NGX_HTTP_FLUENTAI_SQL_PROFILE] = {
       .name = "fluentai_profile",
@@ -201,12 +234,12 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " u.email_verified_at IS NOT NULL"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK,
-      .nparams = 2, .ncolumns = 6, .readonly = 1 },
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      .nparams = 3, .ncolumns = 6, .readonly = 1 },
 
     /*
      * $1 session id, $2 user id, $3/$5/$7 set name/avatar/bio,
-     * $4/$6/$8 their values
+     * $4/$6/$8 their values, $9 max lifetime
      */
 
     [NGX_HTTP_FLUENTAI_SQL_PROFILE_UPDATE] = {
@@ -219,16 +252,17 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " updated_at = now()"
         " FROM sessions s"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND u.id = s.user_id"
-        " AND " NGX_HTTP_FLUENTAI_SESSION_OK
+        " AND " NGX_HTTP_FLUENTAI_SESSION_OK("$9")
         " RETURNING u.id, u.email, u.name, u.avatar, u.bio,"
         " u.email_verified_at IS NOT NULL",
-      .nparams = 8, .ncolumns = 6, .readonly = 0 },
+      .nparams = 9, .ncolumns = 6, .readonly = 0 },
 
     /*
-     * $1 session id, $2 user id, $3/$4 throttle attempts/window, $5 ip,
-     * $6 ua: the attempt counts against the account's login throttle
-     * (sql/040); the second column is its Retry-After, 0 to go ahead (a
-     * refusal is in the audit trail: account_throttled)
+     * $1 session id, $2 user id, $3 max lifetime, $4/$5 throttle
+     * attempts/window, $6 ip, $7 ua: the attempt counts against the
+     * account's login throttle (sql/040); the second column is its
+     * Retry-After, 0 to go ahead (a refusal is in the audit trail:
+     * account_throttled)
      */
 
     [NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET] = {
@@ -236,23 +270,26 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
       .text =
         "WITH g AS ("
         " SELECT u.id, u.hashed_password,"
-        " fluentai_login_attempt(lower(u.email), $3::int, $4::int)"
+        " fluentai_login_attempt(lower(u.email), $4::int, $5::int)"
         " AS retry_after"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK "),"
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3") "),"
         " w AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " (SELECT $6::inet AS ip, $7::text AS ua,"
         " 'account_throttled' AS event, g.id AS user_id,"
         " $1::uuid AS session_id, jsonb_build_object('endpoint',"
         " 'change_password', 'retry_after', g.retry_after) AS detail"
         " FROM g WHERE g.retry_after > 0) e)"
         " SELECT hashed_password, retry_after FROM g",
-      .nparams = 6, .ncolumns = 2, .readonly = 0 },
+      .nparams = 7, .ncolumns = 2, .readonly = 0 },
 
     /*
-     * $1 session id, $2 user id, $3 new hash, $4 the verified hash, $5 ip,
-     * $6 ua
+     * $1 session id, $2 user id, $3 new hash, $4 the verified hash,
+     * $5 max lifetime, $6 ip, $7 ua.  fluentai_set_password() (migration
+     * 010) stores the hash if it is still the verified one, bumps the
+     * credential version, revokes the other sessions and keeps this one
+     * live.  Columns: the live session (0/1), the password changed (0/1).
      */
 
     [NGX_HTTP_FLUENTAI_SQL_PASSWORD_SET] = {
@@ -261,27 +298,22 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "WITH me AS ("
         " SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK "),"
+        NGX_HTTP_FLUENTAI_SESSION_OK("$5") "),"
         " upd AS ("
-        " UPDATE users SET hashed_password = $3::text, updated_at = now()"
-        " WHERE id = $2::uuid AND hashed_password = $4::text"
-        " AND EXISTS (SELECT 1 FROM me)"
-        " RETURNING id),"
-        " rev AS ("
-        " UPDATE sessions SET revoked_at = now(),"
-        " revoke_reason = 'password_changed'"
-        " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
-        " AND revoked_at IS NULL),"
+        " SELECT fluentai_set_password($2::uuid, $3::text, $4::text,"
+        " $1::uuid, 'password_changed') AS v FROM me),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $5::inet AS ip, $6::text AS ua,"
-        " 'password_changed' AS event, id AS user_id,"
-        " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd) e),"
+        " (SELECT $6::inet AS ip, $7::text AS ua,"
+        " 'password_changed' AS event, $2::uuid AS user_id,"
+        " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd"
+        " WHERE v IS NOT NULL) e),"
         " ok AS ("
         " SELECT fluentai_login_succeeded(lower(email))"
-        " FROM users WHERE id IN (SELECT id FROM upd))"
-        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)"
+        " FROM users WHERE id = $2::uuid"
+        " AND EXISTS (SELECT 1 FROM upd WHERE v IS NOT NULL))"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(v) FROM upd)"
         " WHERE (SELECT count(*) FROM ok) >= 0",
-      .nparams = 6, .ncolumns = 2, .readonly = 0 },
+      .nparams = 7, .ncolumns = 2, .readonly = 0 },
 
     /*
      * Account recovery and email verification: sql/ migration 020 has
