@@ -28,6 +28,8 @@ static char *ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_fluentai_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_fluentai_login_throttle(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -193,6 +195,27 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       offsetof(ngx_http_fluentai_main_conf_t, metrics),
       NULL },
 
+    { ngx_string("fluentai_password_blocklist"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fluentai_password_blocklist,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fluentai_login_failure_delay"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, login_failure_delay),
+      NULL },
+
+    { ngx_string("fluentai_login_throttle"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_fluentai_login_throttle,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fluentai_endpoint"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fluentai_endpoint,
@@ -277,6 +300,9 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->access_ttl = NGX_CONF_UNSET;
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
+    mcf->login_failure_delay = NGX_CONF_UNSET_MSEC;
+    mcf->throttle_max = NGX_CONF_UNSET;
+    mcf->throttle_window = NGX_CONF_UNSET;
     mcf->max_lifetime = NGX_CONF_UNSET;
     mcf->db.stmt_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -297,6 +323,9 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->access_ttl, 1800);
     ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
     ngx_conf_init_value(mcf->short_ttl, 86400);
+    ngx_conf_init_msec_value(mcf->login_failure_delay, 1000);
+    ngx_conf_init_value(mcf->throttle_max, 100);
+    ngx_conf_init_value(mcf->throttle_window, 3600);
     ngx_conf_init_value(mcf->max_lifetime, 30 * 86400);
 
     if (mcf->max_lifetime < 1 || mcf->max_lifetime > NGX_MAX_INT32_VALUE) {
@@ -640,6 +669,53 @@ ngx_http_fluentai_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (mcf->thread_pool == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "fluentai_login_throttle N WINDOW" or "off" */
+
+static char *
+ngx_http_fluentai_login_throttle(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+    time_t      window;
+
+    if (mcf->throttle_max != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+        if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+            mcf->throttle_max = 0;
+            mcf->throttle_window = 1;
+            return NGX_CONF_OK;
+        }
+
+        return "needs a number of attempts and a window, or \"off\"";
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    window = ngx_parse_time(&value[2], 1);
+
+    if (n < 1 || n > 1000000 || window == (time_t) NGX_ERROR || window < 1
+        || window > 366 * 86400)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V %V\" (expected 1..1000000 attempts "
+                           "and a window of 1s..366d)", &value[1], &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->throttle_max = n;
+    mcf->throttle_window = window;
 
     return NGX_CONF_OK;
 }

@@ -17,7 +17,7 @@ PKGS=(
     liblist-moreutils-perl libwww-perl liburi-perl
     valgrind wrk clang libclang-rt-dev
     curl debhelper dpkg-dev lintian prometheus
-    python3-aiosmtpd openssl
+    python3-aiosmtpd openssl john-data
 )
 
 # beyond one machine: the failover suite's cluster, the pooler

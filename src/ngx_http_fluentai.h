@@ -72,6 +72,12 @@ typedef struct {
     ngx_shm_zone_t                 *metrics_zone;
     ngx_int_t                       metrics_var;     /* $fluentai_endpoint */
 
+    ngx_hash_t                      blocklist;       /* common passwords */
+
+    ngx_msec_t                      login_failure_delay;
+    ngx_int_t                       throttle_max;    /* 0: off */
+    time_t                          throttle_window;
+
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;
     ngx_str_t                      *conf_file;
@@ -114,6 +120,9 @@ typedef struct {
     ngx_str_t                       raw_args;        /* before redaction */
     time_t                          session_end;     /* 0: unknown */
     ngx_flag_t                      active;
+
+    ngx_msec_t                      login_start;     /* see brute.c */
+    ngx_event_t                     delay_timer;
 
     /* the new refresh token and its hash; the hash of the presented one */
     u_char                          refresh[NGX_HTTP_FLUENTAI_REFRESH_LEN + 1];
@@ -250,6 +259,22 @@ char *ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_http_fluentai_main_conf_t *mcf);
 ngx_int_t ngx_http_fluentai_dummy_hash(ngx_conf_t *cf,
     ngx_http_fluentai_main_conf_t *mcf);
+
+/* blocklist.c: new passwords too weak to take */
+char *ngx_http_fluentai_password_blocklist(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_uint_t ngx_http_fluentai_password_common(
+    ngx_http_fluentai_main_conf_t *mcf, ngx_http_fluentai_vstr_t *password);
+ngx_int_t ngx_http_fluentai_new_password_or_fail(ngx_http_request_t *r,
+    const char *field, ngx_http_fluentai_vstr_t *password);
+
+/* brute.c: the answers of a failed login */
+void ngx_http_fluentai_login_begin(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
+void ngx_http_fluentai_login_failed(ngx_http_request_t *r);
+void ngx_http_fluentai_login_delay_release(ngx_http_fluentai_ctx_t *ctx);
+void ngx_http_fluentai_too_many_attempts(ngx_http_request_t *r,
+    ngx_int_t retry_after);
 
 /* the endpoints: auth.c, profile.c, password.c (change), health.c */
 void ngx_http_fluentai_register(ngx_http_request_t *r);

@@ -78,8 +78,8 @@ ngx_http_fluentai_audit_params(ngx_http_request_t *r,
 /*
  * A login that failed after the lookup: the event is written, then the
  * request answers 401 "invalid_credentials" whatever the write's fate (a
- * failed write is logged).  reason: unknown_email, invalid_password,
- * inactive, credentials_changed.
+ * failed write is logged), after fluentai_login_failure_delay (brute.c).
+ * reason: unknown_email, invalid_password, inactive, credentials_changed.
  */
 
 void
@@ -117,6 +117,5 @@ ngx_http_fluentai_audit_login_failed_done(ngx_http_request_t *r,
                       PQresultErrorMessage(res));
     }
 
-    ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_credentials",
-                           NULL);
+    ngx_http_fluentai_login_failed(r);
 }

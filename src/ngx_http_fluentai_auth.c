@@ -53,6 +53,13 @@ ngx_http_fluentai_register(ngx_http_request_t *r)
 
     json_decref(details);
 
+    if (ngx_http_fluentai_new_password_or_fail(r, "password",
+                                               &ctx->cred.password)
+        != NGX_OK)
+    {
+        return;
+    }
+
     if (ngx_http_fluentai_job(r, ctx, NULL, NULL, &ctx->cred.password)
         == NULL)
     {
@@ -207,6 +214,8 @@ ngx_http_fluentai_login(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
+    ngx_http_fluentai_login_begin(r, ctx);
+
     details = ngx_http_fluentai_details_or_fail(r);
     if (details == NULL) {
         return;
@@ -225,27 +234,42 @@ ngx_http_fluentai_login(ngx_http_request_t *r)
 
     ngx_http_fluentai_param(r->pool, q, 0, ctx->cred.email.data,
                             ctx->cred.email.len);
+    ngx_http_fluentai_param_int(r->pool, q, 1, ctx->mcf->throttle_max);
+    ngx_http_fluentai_param_int(r->pool, q, 2, ctx->mcf->throttle_window);
+    ngx_http_fluentai_audit_params(r, q, 3);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_login_user);
 }
 
 
-/* found or not, exactly one verify follows: the same time either way */
+/*
+ * Over the account's throttle: 429.  Found or not, exactly one verify
+ * follows, and a failure is answered after the same delay either way.
+ */
 
 static void
 ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
 {
-    ngx_int_t                    n;
+    ngx_int_t                    n, retry;
     const char                  *encoded;
     ngx_http_fluentai_ctx_t     *ctx;
     ngx_http_fluentai_pw_job_t  *job;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    n = ngx_http_fluentai_rows_or_fail(r, res, 0);
-    if (n < 0) {
+    if (ngx_http_fluentai_rows_or_fail(r, res, 1) != 1) {
         return;
     }
+
+    retry = ngx_atoi((u_char *) PQgetvalue(res, 0, 9),
+                     PQgetlength(res, 0, 9));
+
+    if (retry != 0) {
+        ngx_http_fluentai_too_many_attempts(r, retry);
+        return;
+    }
+
+    n = !PQgetisnull(res, 0, 0);
 
     encoded = ctx->mcf->dummy_hash;
 

@@ -52,19 +52,33 @@ ngx_http_fluentai_change_password(ngx_http_request_t *r)
         return;
     }
 
+    if (ngx_http_fluentai_new_password_or_fail(r, "newPassword",
+                                               &pw->new_password)
+        != NGX_OK)
+    {
+        return;
+    }
+
     ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET;
 
     ngx_http_fluentai_param_session(r, ctx);
     ngx_http_fluentai_param_max(r, &ctx->query, 2);
+    ngx_http_fluentai_param_int(r->pool, &ctx->query, 3,
+                                ctx->mcf->throttle_max);
+    ngx_http_fluentai_param_int(r->pool, &ctx->query, 4,
+                                ctx->mcf->throttle_window);
+    ngx_http_fluentai_audit_params(r, &ctx->query, 5);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_password_got);
 }
 
 
+/* the current hash, unless the account is over its login throttle */
+
 static void
 ngx_http_fluentai_password_got(ngx_http_request_t *r, PGresult *res)
 {
-    ngx_int_t                 n;
+    ngx_int_t                 n, retry;
     ngx_http_fluentai_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
@@ -77,6 +91,14 @@ ngx_http_fluentai_password_got(ngx_http_request_t *r, PGresult *res)
     if (n == 0) {
         ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_token",
                                NULL);
+        return;
+    }
+
+    retry = ngx_atoi((u_char *) PQgetvalue(res, 0, 1),
+                     PQgetlength(res, 0, 1));
+
+    if (retry != 0) {
+        ngx_http_fluentai_too_many_attempts(r, retry);
         return;
     }
 

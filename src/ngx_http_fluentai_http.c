@@ -53,7 +53,11 @@ static ngx_http_fluentai_message_t  ngx_http_fluentai_messages[] = {
     { "validation_failed", "Input validation failed" },
     { "same_password",
       "The new password must differ from the current one" },
+    { "password_too_common",
+      "This password is too common or too weak, choose another one" },
     { "rate_limited", "Too many requests" },
+    { "too_many_attempts",
+      "Too many failed attempts for this account, try again later" },
     { "database_unavailable", "Database is unavailable" },
     { "overloaded", "Server is overloaded, try again later" },
     { "not_found", "Not found" },
@@ -125,6 +129,7 @@ ngx_http_fluentai_ctx_cleanup(void *data)
 
     ngx_http_fluentai_pg_cancel(&ctx->pg);
     ngx_http_fluentai_task_release(ctx);
+    ngx_http_fluentai_login_delay_release(ctx);
 
     if (ctx->body) {
         json_decref(ctx->body);

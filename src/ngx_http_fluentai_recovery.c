@@ -175,6 +175,15 @@ ngx_http_fluentai_reset_password(ngx_http_request_t *r)
 
     json_decref(details);
 
+    /* common or blank: 422 whatever the token (blocklist.c) */
+
+    if (ngx_http_fluentai_new_password_or_fail(r, "newPassword",
+                                               &reset.new_password)
+        != NGX_OK)
+    {
+        return;
+    }
+
     /* a token we cannot have issued costs no hashing */
 
     if (ngx_http_fluentai_refresh_token_decode((u_char *) reset.token.data,

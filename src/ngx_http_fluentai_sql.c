@@ -88,16 +88,33 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " u.email_verified_at IS NOT NULL, s.id FROM u, s",
       .nparams = 10, .ncolumns = 7, .readonly = 0 },
 
-    /* $1 email (lower case) */
+    /*
+     * $1 email (lower case), $2/$3 throttle attempts/window (sql/040),
+     * $4 ip, $5 ua: always one row, the user's columns (the credential
+     * version last) then the throttle's Retry-After; the user's are NULL
+     * for an unknown email and when Retry-After is not 0 (that refusal is
+     * in the audit trail: account_throttled)
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_USER] = {
       .name = "fluentai_login_user",
       .text =
-        "SELECT id, email, name, avatar, bio,"
-        " email_verified_at IS NOT NULL, hashed_password, is_active,"
-        " credential_version"
-        " FROM users WHERE lower(email) = $1::text",
-      .nparams = 1, .ncolumns = 9, .readonly = 1 },
+        "WITH a AS ("
+        " SELECT fluentai_login_attempt($1::text, $2::int, $3::int)"
+        " AS retry_after),"
+        " w AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $4::inet AS ip, $5::text AS ua,"
+        " 'account_throttled' AS event,"
+        " (SELECT id FROM users WHERE lower(email) = $1::text) AS user_id,"
+        " NULL::uuid AS session_id, jsonb_build_object('email', $1::text,"
+        " 'endpoint', 'login', 'retry_after', a.retry_after) AS detail"
+        " FROM a WHERE a.retry_after > 0) e)"
+        " SELECT u.id, u.email, u.name, u.avatar, u.bio,"
+        " u.email_verified_at IS NOT NULL, u.hashed_password, u.is_active,"
+        " u.credential_version, a.retry_after"
+        " FROM a LEFT JOIN users u"
+        " ON a.retry_after = 0 AND lower(u.email) = $1::text",
+      .nparams = 5, .ncolumns = 10, .readonly = 0 },
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
@@ -128,11 +145,14 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
         " SELECT $2::bytea, id FROM s),"
+        " ok AS ("
+        " SELECT fluentai_login_succeeded(lower(email))"
+        " FROM users WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM s)),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
         " (SELECT $8::inet AS ip, $9::text AS ua,"
         " 'login' AS event, $1::uuid AS user_id, id AS session_id,"
         " jsonb_build_object('remember', $6::bool) AS detail FROM s) e)"
-        " SELECT id FROM s",
+        " SELECT id FROM s WHERE (SELECT count(*) FROM ok) >= 0",
       .nparams = 9, .ncolumns = 1, .readonly = 0 },
 
     /*
@@ -237,16 +257,32 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " u.email_verified_at IS NOT NULL",
       .nparams = 9, .ncolumns = 6, .readonly = 0 },
 
-    /* $1 session id, $2 user id, $3 max lifetime */
+    /*
+     * $1 session id, $2 user id, $3 max lifetime, $4/$5 throttle
+     * attempts/window, $6 ip, $7 ua: the attempt counts against the
+     * account's login throttle (sql/040); the second column is its
+     * Retry-After, 0 to go ahead (a refusal is in the audit trail:
+     * account_throttled)
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET] = {
       .name = "fluentai_password_get",
       .text =
-        "SELECT u.hashed_password"
+        "WITH g AS ("
+        " SELECT u.id, u.hashed_password,"
+        " fluentai_login_attempt(lower(u.email), $4::int, $5::int)"
+        " AS retry_after"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
-      .nparams = 3, .ncolumns = 1, .readonly = 1 },
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3") "),"
+        " w AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $6::inet AS ip, $7::text AS ua,"
+        " 'account_throttled' AS event, g.id AS user_id,"
+        " $1::uuid AS session_id, jsonb_build_object('endpoint',"
+        " 'change_password', 'retry_after', g.retry_after) AS detail"
+        " FROM g WHERE g.retry_after > 0) e)"
+        " SELECT hashed_password, retry_after FROM g",
+      .nparams = 7, .ncolumns = 2, .readonly = 0 },
 
     /*
      * $1 session id, $2 user id, $3 new hash, $4 the verified hash,
@@ -270,8 +306,13 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " (SELECT $6::inet AS ip, $7::text AS ua,"
         " 'password_changed' AS event, $2::uuid AS user_id,"
         " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd"
-        " WHERE v IS NOT NULL) e)"
-        " SELECT (SELECT count(*) FROM me), (SELECT count(v) FROM upd)",
+        " WHERE v IS NOT NULL) e),"
+        " ok AS ("
+        " SELECT fluentai_login_succeeded(lower(email))"
+        " FROM users WHERE id = $2::uuid"
+        " AND EXISTS (SELECT 1 FROM upd WHERE v IS NOT NULL))"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(v) FROM upd)"
+        " WHERE (SELECT count(*) FROM ok) >= 0",
       .nparams = 7, .ncolumns = 2, .readonly = 0 },
 
     /*

@@ -57,9 +57,6 @@ typedef enum {
 } ngx_http_fluentai_field_e;
 
 
-static uint32_t ngx_http_fluentai_utf8_next(const u_char **p,
-    const u_char *last);
-static int ngx_http_fluentai_is_space(uint32_t c);
 static int ngx_http_fluentai_is_control(uint32_t c);
 static int ngx_http_fluentai_fail(json_t *details, const char *field,
     const char *msg, const char *type);
@@ -118,7 +115,7 @@ ngx_http_fluentai_utf8_count(const char *s, size_t len)
  * over U+10FFFF.
  */
 
-static uint32_t
+uint32_t
 ngx_http_fluentai_utf8_next(const u_char **p, const u_char *last)
 {
     size_t         n, i;
@@ -176,7 +173,7 @@ ngx_http_fluentai_utf8_next(const u_char **p, const u_char *last)
 
 /* Unicode White_Space, plus U+FEFF (a stray byte order mark) */
 
-static int
+int
 ngx_http_fluentai_is_space(uint32_t c)
 {
     switch (c) {

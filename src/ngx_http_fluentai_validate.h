@@ -44,6 +44,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 
@@ -126,6 +127,16 @@ int ngx_http_fluentai_validate_reset(json_t *body, json_t *details,
 /* verify-email: token (string, required) */
 int ngx_http_fluentai_validate_token(json_t *body, json_t *details,
     ngx_http_fluentai_vstr_t *token);
+
+/*
+ * one code point at *p (p < last), *p advanced past it; 0xffffffff (and
+ * *p unchanged) for invalid UTF-8
+ */
+uint32_t ngx_http_fluentai_utf8_next(const unsigned char **p,
+    const unsigned char *last);
+
+/* Unicode White_Space, plus U+FEFF */
+int ngx_http_fluentai_is_space(uint32_t c);
 
 /* number of UTF-8 code points in s[0..len), or -1 if invalid UTF-8 */
 long ngx_http_fluentai_utf8_count(const char *s, size_t len);

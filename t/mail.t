@@ -47,11 +47,23 @@ my $VALGRIND = $Test::Nginx::Util::UseValgrind;
 my $URL = 'https://app.example.test';
 my $MAIL_WAIT = 15 * $TF;
 
+# reset-password refuses common passwords like register does (t/blocklist.t)
+my $BLOCKLIST = tempdir('fluentai-mail-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+    . '/blocklist.txt';
+{
+    open my $fh, '>', $BLOCKLIST or die "$BLOCKLIST: $!";
+    print $fh "letmein-please\n";
+    close $fh;
+    chmod 0755, ($BLOCKLIST =~ m{^(.*)/})[0];
+    chmod 0644, $BLOCKLIST;
+}
+
 sub mail_config {
     my (%o) = @_;
     my $port = $o{smtp_port} // sink_port();
     return fluentai_http_config(extra =>
           "    fluentai_public_url $URL/;\n"
+        . "    fluentai_password_blocklist $BLOCKLIST;\n"
         . "    fluentai_mail_from \"FluentAI Test <no-reply\@fluentai.test>\";\n"
         . "    fluentai_smtp_relay " . ($o{relay} // "127.0.0.1:$port") . ";\n"
         . "    fluentai_smtp_timeout " . ($o{timeout} // '5s') . ";\n"
@@ -173,6 +185,28 @@ is psql("SELECT count(*) FROM fluentai_email_tokens t, fluentai_mail_outbox"
     0, 'the token itself is nowhere in the database';
 ok wait_outbox($email, 'sent_at IS NOT NULL AND seed IS NULL'),
     'the outbox row is marked sent and its seed wiped';
+
+# a common or blank new password: 422 password_too_common, before the
+# token is looked at: the token and the password stay as they were
+my $hash_before = psql('SELECT hashed_password FROM users WHERE email = $1',
+                       $email);
+for my $weak (['LetMeIn-Please', 'on the blocklist (another case)'],
+              [' ' x 9, 'only white space'])
+{
+    $r = api(POST => '/auth/reset-password',
+             json => { token => $token, new_password => $weak->[0] });
+    is $r->{status}, 422, "reset-password, a password $weak->[1]: 422";
+    is $r->{json}{code}, 'password_too_common', '... password_too_common';
+    my $d = ($r->{json}{details} // [])->[0] // {};
+    is_deeply [ $d->{loc}, $d->{type} ],
+        [ [ 'body', 'newPassword' ], 'value_error.password_too_common' ],
+        '... details: newPassword, value_error.password_too_common';
+}
+is psql('SELECT hashed_password FROM users WHERE email = $1', $email),
+    $hash_before, 'refused: the password is unchanged';
+is psql('SELECT count(*) FROM fluentai_email_tokens WHERE hash = '
+        . "decode(\$1, 'hex') AND used_at IS NULL", sha256_hex($token)),
+    1, 'refused: the token is not used up';
 
 my $version = psql('SELECT credential_version FROM users WHERE email = $1',
                    $email);

@@ -1047,6 +1047,9 @@ SKIP: {
         R('reset short password', POST => '/auth/reset-password', 422,
           json => { token => $rt, newPassword => 'short' },
           code => 'validation_failed');
+        R('reset blank password', POST => '/auth/reset-password', 422,
+          json => { token => $rt, newPassword => ' ' x 8 },
+          code => 'password_too_common');
         R('reset bad JSON', POST => '/auth/reset-password', 400,
           headers => { 'Content-Type' => 'application/json' },
           body => '{', code => 'invalid_json');

@@ -86,6 +86,12 @@ sub fluentai_http_config {
         fluentai_refresh_token_ttl => $o{refresh_token_ttl} // '7d',
         fluentai_password_hash     => $o{password_hash} // 'm=1024 t=1 p=1',
         fluentai_thread_pool       => 'fluentai',
+        # short in tests (the default 1s would add a second to every
+        # failed login); t/timing-hashes.t sets its own
+        fluentai_login_failure_delay => $o{login_failure_delay} // '50ms',
+        # the statements always count; suites that fail one email's login
+        # more than 100 times (t/timing.t) must not hit the default limit
+        fluentai_login_throttle    => $o{login_throttle} // '1000 1h',
     );
     $d{fluentai_cors_origins} = $o{cors_origins} if $o{cors_origins};
     my $out = '';
