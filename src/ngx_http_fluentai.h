@@ -29,6 +29,11 @@
 #define NGX_HTTP_FLUENTAI_SECRET_MIN       32
 #define NGX_HTTP_FLUENTAI_UNPROCESSABLE    422
 
+/* "fluentai_auth_jwt": off, on (stateless), session (and the database) */
+#define NGX_HTTP_FLUENTAI_GATE_OFF         0
+#define NGX_HTTP_FLUENTAI_GATE_ON          1
+#define NGX_HTTP_FLUENTAI_GATE_SESSION     2
+
 
 /* a step of a request: an endpoint, or a continuation after a hash */
 typedef void (*ngx_http_fluentai_step_pt)(ngx_http_request_t *r);
@@ -43,7 +48,7 @@ typedef struct {
     ngx_str_t                       name;       /* "fluentai_endpoint" */
     ngx_uint_t                      methods;    /* OPTIONS always too */
     ngx_http_fluentai_step_pt       get;        /* GET, HEAD */
-    ngx_http_fluentai_step_pt       post;       /* POST or PUT: a body */
+    ngx_http_fluentai_step_pt       post;       /* POST, PUT, DELETE */
     unsigned                        body_required:1;
 } ngx_http_fluentai_endpoint_t;
 
@@ -68,6 +73,7 @@ typedef struct {
 
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;
+    ngx_uint_t                      gate_session;    /* "session" used */
     ngx_str_t                      *conf_file;
     ngx_uint_t                      conf_line;
 } ngx_http_fluentai_main_conf_t;
@@ -76,7 +82,7 @@ typedef struct {
 typedef struct {
     ngx_http_fluentai_endpoint_t   *endpoint;        /* NULL: none */
     ngx_str_t                       allow;           /* "GET, ..., OPTIONS" */
-    ngx_flag_t                      auth_jwt;
+    ngx_uint_t                      auth_jwt;        /* GATE_* */
 } ngx_http_fluentai_loc_conf_t;
 
 
@@ -103,6 +109,7 @@ typedef struct {
     ngx_str_t                       error_code;      /* $fluentai_error_code */
     ngx_str_t                       old_hash;        /* verified hash */
     ngx_flag_t                      active;
+    const char                     *gate_code;       /* session check */
 
     /* the new refresh token and its hash; the hash of the presented one */
     u_char                          refresh[NGX_HTTP_FLUENTAI_REFRESH_LEN + 1];
@@ -115,6 +122,7 @@ typedef struct {
     unsigned                        logout_all:1;
     unsigned                        has_bearer:1;
     unsigned                        has_refresh:1;
+    unsigned                        gate:2;          /* 1 waits, 2 done */
 } ngx_http_fluentai_ctx_t;
 
 
@@ -220,6 +228,12 @@ void ngx_http_fluentai_profile(ngx_http_request_t *r);
 void ngx_http_fluentai_profile_update(ngx_http_request_t *r);
 void ngx_http_fluentai_change_password(ngx_http_request_t *r);
 void ngx_http_fluentai_health(ngx_http_request_t *r);
+
+/* sessions.c: GET /auth/sessions, DELETE /auth/sessions/{id} */
+void ngx_http_fluentai_sessions(ngx_http_request_t *r);
+void ngx_http_fluentai_session_delete(ngx_http_request_t *r);
+void ngx_http_fluentai_client_params(ngx_http_request_t *r,
+    ngx_http_fluentai_query_t *q, ngx_uint_t i);
 
 
 #endif /* _NGX_HTTP_FLUENTAI_H_INCLUDED_ */

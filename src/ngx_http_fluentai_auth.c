@@ -98,6 +98,7 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
     ngx_http_fluentai_param_bin(q, 3, ctx->refresh_hash,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r->pool, q, 4, ctx->mcf->refresh_ttl);
+    ngx_http_fluentai_client_params(r, q, 5);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_register_done);
 }
@@ -272,6 +273,7 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     ngx_http_fluentai_param(r->pool, q, 4, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
     ngx_http_fluentai_param(r->pool, q, 5, ctx->cred.remember ? "t" : "f", 1);
+    ngx_http_fluentai_client_params(r, q, 6);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_login_done);
 }

@@ -13,6 +13,10 @@
 #define NGX_HTTP_FLUENTAI_SESSION_OK                                          \
     "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"
 
+/* to_char(timestamptz ...): "2026-01-31T12:00:00Z" (UTC), or null */
+#define NGX_HTTP_FLUENTAI_UTC                                                 \
+    " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 
 ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
@@ -22,7 +26,7 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "SELECT 1",
       .nparams = 0, .ncolumns = 1, .readonly = 1 },
 
-    /* $1 email, $2 name, $3 hash, $4 refresh hash, $5 ttl */
+    /* $1 email, $2 name, $3 hash, $4 refresh hash, $5 ttl, $6 ip, $7 ua */
 
     [NGX_HTTP_FLUENTAI_SQL_REGISTER] = {
       .name = "fluentai_register",
@@ -32,14 +36,15 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " VALUES ($1::text, $2::text, $3::text)"
         " RETURNING id, email, name, avatar, bio),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember)"
-        " SELECT id, now() + make_interval(secs => $5::int), true FROM u"
+        " INSERT INTO sessions (user_id, expires_at, remember, ip, user_agent)"
+        " SELECT id, now() + make_interval(secs => $5::int), true,"
+        " $6::inet, $7::text FROM u"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
         " SELECT $4::bytea, id FROM s)"
         " SELECT u.id, u.email, u.name, u.avatar, u.bio, s.id FROM u, s",
-      .nparams = 5, .ncolumns = 6, .readonly = 0 },
+      .nparams = 7, .ncolumns = 6, .readonly = 0 },
 
     /* $1 email (lower case) */
 
@@ -52,7 +57,7 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
-     * $5 the hash that was verified, $6 remember
+     * $5 the hash that was verified, $6 remember, $7 ip, $8 user agent
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION] = {
@@ -63,15 +68,16 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " WHERE id = $1::uuid AND $4::text IS NOT NULL"
         " AND hashed_password = $5::text),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember)"
-        " SELECT id, now() + make_interval(secs => $3::int), $6::bool"
+        " INSERT INTO sessions (user_id, expires_at, remember, ip, user_agent)"
+        " SELECT id, now() + make_interval(secs => $3::int), $6::bool,"
+        " $7::inet, $8::text"
         " FROM users WHERE id = $1::uuid AND is_active"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
         " SELECT $2::bytea, id FROM s)"
         " SELECT id FROM s",
-      .nparams = 6, .ncolumns = 1, .readonly = 0 },
+      .nparams = 8, .ncolumns = 1, .readonly = 0 },
 
     /* $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl */
 
@@ -160,7 +166,68 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
         " AND revoked_at IS NULL)"
         " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
-      .nparams = 4, .ncolumns = 2, .readonly = 0 }
+      .nparams = 4, .ncolumns = 2, .readonly = 0 },
+
+    /* $1 session id, $2 user id: "fluentai_auth_jwt session" */
+
+    [NGX_HTTP_FLUENTAI_SQL_GATE] = {
+      .name = "fluentai_gate",
+      .text =
+        "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK,
+      .nparams = 2, .ncolumns = 1, .readonly = 1 },
+
+    /*
+     * $1 session id, $2 user id: is the caller's session active (0 or 1),
+     * and the user's active sessions as a JSON array, newest first
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_SESSIONS] = {
+      .name = "fluentai_sessions",
+      .text =
+        "WITH me AS ("
+        " SELECT s.id, s.user_id FROM sessions s JOIN users u"
+        " ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK ")"
+        " SELECT (SELECT count(*) FROM me),"
+        " coalesce((SELECT json_agg(json_build_object("
+        "'id', s.id,"
+        " 'created_at', to_char(s.created_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'last_used_at', to_char(s.last_used_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'expires_at', to_char(s.expires_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'remember', s.remember,"
+        " 'user_agent', s.user_agent,"
+        " 'ip', host(s.ip),"
+        " 'current', s.id = $1::uuid)"
+        " ORDER BY s.created_at DESC, s.id)"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.user_id IN (SELECT user_id FROM me) AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK "), '[]')",
+      .nparams = 2, .ncolumns = 2, .readonly = 1 },
+
+    /*
+     * $1 session id, $2 user id, $3 the session to revoke: is the caller's
+     * session active (0 or 1), and was $3 one of the user's active
+     * sessions, now revoked (0 or 1)
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_SESSION_DELETE] = {
+      .name = "fluentai_session_delete",
+      .text =
+        "WITH me AS ("
+        " SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK "),"
+        " rev AS ("
+        " UPDATE sessions s SET revoked_at = now(),"
+        " revoke_reason = 'revoked_by_user'"
+        " WHERE s.id = $3::uuid AND s.user_id IN (SELECT user_id FROM me)"
+        " AND s.revoked_at IS NULL AND s.expires_at > now()"
+        " RETURNING s.id)"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM rev)",
+      .nparams = 3, .ncolumns = 2, .readonly = 0 }
 };
 
 

@@ -33,6 +33,7 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_profile.c
     src/ngx_http_fluentai_change_password.c
     src/ngx_http_fluentai_health.c
+    src/ngx_http_fluentai_sessions.c
 "
 
 FLUENTAI_HDRS="

@@ -176,7 +176,7 @@ GET /health
 GET /x
 --- must_die
 --- error_log
-unknown endpoint "nope" (expected register, login, refresh, logout, profile, user_profile, change_password or health)
+unknown endpoint "nope" (expected register, login, refresh, logout, profile, user_profile, change_password, health, sessions or session)
 
 
 

@@ -104,12 +104,15 @@ my @Endpoints = (
     ['/user/profile',         'user_profile'],
     ['/user/change-password', 'change_password'],
     ['/health',               'health'],
+    ['/auth/sessions',        'sessions'],
+    ['/auth/sessions/',       'session'],     # a prefix: /auth/sessions/{id}
 );
 
 sub fluentai_locations {
     my (%o) = @_;
     return join '', map {
-        "    location = $_->[0] { fluentai_endpoint $_->[1]; }\n"
+        my $m = $_->[0] =~ m{/\z} ? '^~' : '=';
+        "    location $m $_->[0] { fluentai_endpoint $_->[1]; }\n"
     } @Endpoints;
 }
 
