@@ -149,6 +149,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       offsetof(ngx_http_fluentai_main_conf_t, short_ttl),
       NULL },
 
+    { ngx_string("fluentai_refresh_reuse_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, reuse_interval),
+      NULL },
+
     { ngx_string("fluentai_password_hash"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
       ngx_http_fluentai_password_hash_conf,
@@ -246,6 +253,7 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->access_ttl = NGX_CONF_UNSET;
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
+    mcf->reuse_interval = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -263,6 +271,7 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->access_ttl, 1800);
     ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
     ngx_conf_init_value(mcf->short_ttl, 86400);
+    ngx_conf_init_value(mcf->reuse_interval, 10);
 
     if (!mcf->argon2_set) {
         mcf->argon2.m = 19456;

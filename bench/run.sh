@@ -37,7 +37,7 @@ BUDGET=${BENCH_BUDGET:-290}
 FSYNC=${BENCH_FSYNC:-off}
 PACE=${BENCH_PACE:-50}                     # paced load, % of saturation
 PERF=${BENCH_PERF:-0}                      # 1: perf record the workers
-PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6} "       # a subset, for development
+PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 8} "       # a subset, for development
 ARGON2_M=19456 ARGON2_T=2 ARGON2_P=1       # production parameters
 PASSWORD=bench-password-1
 ACCESS_TTL=3600
@@ -252,7 +252,8 @@ REFRESH_SQL=$(perl "$BENCH/sql_of.pl" "$SQL_FILE" fluentai_refresh)
                       | sed -e 's/\$1/:sid/g' -e 's/\$2/:uid/g')"
 } > "$D/out/profile.pgbench"
 
-# refresh: $1 old hash, $2 new hash, $3 ttl, $4 short ttl.  Client c walks
+# refresh: $1 old hash, $2 new hash, $3 ttl, $4 short ttl, $5 reuse
+# interval.  Client c walks
 # its own chain sha256('pg:c:0') -> sha256('pg:c:1') -> ...; the hashes are
 # computed by sha256() in the statement (the module sends them as bytea
 # parameters; sha256 of a short string costs about a microsecond).
@@ -262,7 +263,8 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
     echo '\set n :k + 1'
     printf '%s;\n' "$(printf '%s' "$REFRESH_SQL" \
                       | sed -e "s/\\\$1/$OLD/" -e "s/\\\$2/$NEW/" \
-                            -e 's/\$3/:ttl/' -e 's/\$4/:short/')"
+                            -e 's/\$3/:ttl/' -e 's/\$4/:short/' \
+                            -e 's/\$5/:reuse/')"
     echo '\set k :n'
 } > "$D/out/refresh.pgbench"
 
@@ -275,6 +277,8 @@ NGX_PID_FILE="$D/nginx/nginx.pid"
 
 write_conf() {
     local body=$1
+    mkdir -p "$D/www"
+    printf '%s' "$body" > "$D/www/f"
     cat > "$D/nginx/nginx.conf.new" <<EOF
 # written by bench/run.sh
 load_module $MODULE;
@@ -321,6 +325,16 @@ http {
             add_header Cache-Control no-store;
             add_header Vary Origin;
             return 200 '$body';
+        }
+
+        # 8. the gate: the same body as a static file (the access phase
+        # runs before it, it never runs before \`return\`), behind no gate,
+        # "fluentai_auth_jwt on" and "fluentai_auth_jwt session"
+        location /bench/gate-none/    { alias $D/www/; }
+        location /bench/gate-on/      { fluentai_auth_jwt on; alias $D/www/; }
+        location /bench/gate-session/ {
+            fluentai_auth_jwt session;
+            alias $D/www/;
         }
     }
 }
@@ -666,7 +680,7 @@ R[refresh.revoked]=$(q -c "SELECT count(*) FROM bench_chains c
 
 log "4b. pgbench, the refresh statement, $CONNS clients"
 run_pgbench pg_refresh "$D/out/refresh.pgbench" \
-    -D k=0 -D ttl="$REFRESH_TTL" -D short="$SHORT_TTL"
+    -D k=0 -D ttl="$REFRESH_TTL" -D short="$SHORT_TTL" -D reuse=10
 R[pg_refresh.rotated]=$(q -c "SELECT count(*) FROM bench_pg_chains c
     JOIN refresh_tokens t ON t.session_id = c.sid WHERE t.used_at IS NOT NULL")
 R[pg_refresh.revoked]=$(q -c "SELECT count(*) FROM bench_pg_chains c
@@ -686,6 +700,20 @@ run_hash hash_new -H -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T \
 run_wrk register register.lua "$HASH_CONNS" "$DURATION" \
     BENCH_RUN="$RUN_ID" BENCH_PASSWORD="$PASSWORD"
 rss_snapshot after-register
+fi
+
+# ---------------------------------------------------------------------------
+# 8. the gate: "fluentai_auth_jwt session" (a query per request) next to
+#    "on" (stateless), the same static file without a gate, and return 200
+
+if phase 8; then
+record "# 8. gate: return 200; static file without a gate, \"on\", \"session\""
+log "8. gate, $CONNS connections, ${DURATION}s each"
+run_wrk gate_return static.lua "$CONNS" "$DURATION"
+for g in none on session; do
+    run_wrk "gate_$g" static.lua "$CONNS" "$DURATION" \
+        BENCH_PATH="/bench/gate-$g/f"
+done
 fi
 
 # ---------------------------------------------------------------------------
@@ -808,6 +836,8 @@ echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s |
 echo "| 3 | profile p50 / p99 during a login storm (paced as above; $(num "${R[storm.rps]:-}") req/s, logins $(num1 "$STORM_LOGIN_RATE")/s) | $(ms "${R[storm.p50_us]:-}") / $(ms "${R[storm.p99_us]:-}") ms | profile alone, paced: $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | p99 x$(ratio "${R[storm.p99_us]:-}" "${R[paced.p99_us]:-}") | - | p99 <= 5 ms | $(verdict "${R[storm.p99_us]:-}" '<=' $P99_LIMIT) |"
 echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
 echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest of $WORKERS workers) | $MAX_GROWTH_MB MB | before: $(for p in "${!RSS0[@]}"; do printf '%s ' "$(mb "${RSS0[$p]}")"; done)MB | - | - | <= 2 MB | $(verdict "$MAX_GROWTH_MB" '<=' 2) |"
+echo "| 8 | gate \`fluentai_auth_jwt session\` (a session query per request), $CONNS connections: req/s | $(num "${R[gate_session.rps]:-}") | \`on\` (stateless): $(num "${R[gate_on.rps]:-}"); no gate: $(num "${R[gate_none.rps]:-}"); \`return 200\`: $(num "${R[gate_return.rps]:-}") req/s | $(ratio "${R[gate_session.rps]:-}" "${R[gate_on.rps]:-}") of \`on\`, $(ratio "${R[gate_session.rps]:-}" "${R[gate_return.rps]:-}") of \`return 200\` | $(ratio "$(cpu_all gate_on)" "$(cpu_all gate_session)") | - | info |"
+echo "| 8 | gate p50 / p99: \`session\` | $(ms "${R[gate_session.p50_us]:-}") / $(ms "${R[gate_session.p99_us]:-}") ms | \`on\` $(ms "${R[gate_on.p50_us]:-}") / $(ms "${R[gate_on.p99_us]:-}") ms; no gate $(ms "${R[gate_none.p50_us]:-}") / $(ms "${R[gate_none.p99_us]:-}") ms; \`return 200\` $(ms "${R[gate_return.p50_us]:-}") / $(ms "${R[gate_return.p99_us]:-}") ms | - | - | - | info |"
 echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $POOL_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
 echo
 echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES."

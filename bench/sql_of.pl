@@ -5,7 +5,7 @@
 #
 #   bench/sql_of.pl src/ngx_http_fluentai_sql.c fluentai_profile
 #
-# It reads the table entry { "name", "..." "..." MACRO "...", nparams, ro },
+# It reads the table entry (.name = "name", .text = "..." MACRO "..."),
 # expands the #define'd string macros of the file and joins the literals.
 use strict;
 use warnings;
@@ -25,7 +25,10 @@ while ($src =~ /^#define\s+(\w+)[ \t]*(?:\\\n)?\s*((?:"(?:[^"\\]|\\.)*"\s*(?:\\\
     $macro{$m} = join '', $body =~ /"((?:[^"\\]|\\.)*)"/g;
 }
 
-$src =~ /\{\s*"\Q$name\E"\s*,(.*?),\s*\d+\s*,\s*\d+\s*\}/s
+# { .name = "...", .text = "..." MACRO "...", .nparams = ... } (or the
+# older positional { "name", "...", nparams, readonly })
+$src =~ /\.name\s*=\s*"\Q$name\E"\s*,\s*\.text\s*=(.*?),\s*\.nparams/s
+    or $src =~ /\{\s*"\Q$name\E"\s*,(.*?),\s*\d+\s*,\s*\d+\s*\}/s
     or die "$0: statement $name not found in $file\n";
 my $body = $1;
 

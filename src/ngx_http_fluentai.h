@@ -58,10 +58,12 @@ typedef struct {
 
     ngx_str_t                       secret;
     u_char                          kid[17];
+    u_char                          successor_key[32]; /* conf.c */
 
     time_t                          access_ttl;
     time_t                          refresh_ttl;
     time_t                          short_ttl;
+    time_t                          reuse_interval;
 
     ngx_http_fluentai_argon2_t      argon2;
     ngx_flag_t                      argon2_set;

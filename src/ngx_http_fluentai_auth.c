@@ -347,7 +347,17 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_fluentai_new_refresh_token(r, ctx) != NGX_OK) {
+    /* the successor: the same one for a retry within the reuse interval */
+
+    if (ngx_http_fluentai_refresh_token_successor(ctx->mcf->successor_key,
+                                                  32, token.data, token.len,
+                                                  ctx->refresh,
+                                                  sizeof(ctx->refresh),
+                                                  ctx->refresh_hash)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "fluentai: HMAC() failed");
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "internal_error", NULL);
         return;
@@ -362,6 +372,7 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r->pool, q, 2, ctx->mcf->refresh_ttl);
     ngx_http_fluentai_param_int(r->pool, q, 3, ctx->mcf->short_ttl);
+    ngx_http_fluentai_param_int(r->pool, q, 4, ctx->mcf->reuse_interval);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_refresh_done);
 }
@@ -412,7 +423,10 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
 
     status = PQgetvalue(res, 0, 0);
 
-    if (ngx_strcmp(status, "ok") == 0) {
+    /* "reissued": the parent again, within the reuse interval */
+
+    if (ngx_strcmp(status, "ok") == 0 || ngx_strcmp(status, "reissued") == 0)
+    {
         ngx_http_fluentai_finish(r, NGX_HTTP_OK,
                      ngx_http_fluentai_token_body(r, ctx,
                                                   PQgetvalue(res, 0, 2),

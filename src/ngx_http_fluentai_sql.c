@@ -79,14 +79,19 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " SELECT id FROM s",
       .nparams = 8, .ncolumns = 1, .readonly = 0 },
 
-    /* $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl */
+    /*
+     * $1 old refresh hash, $2 new refresh hash (the successor), $3 ttl,
+     * $4 short ttl, $5 reuse interval (seconds, 0: off); status "ok",
+     * "reissued" (the parent within the reuse interval), "reused" or
+     * "invalid" (sql/migrations/051)
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_REFRESH] = {
       .name = "fluentai_refresh",
       .text =
-        "SELECT status, session_id, user_id FROM fluentai_refresh("
-        "$1::bytea, $2::bytea, $3::int, $4::int)",
-      .nparams = 4, .ncolumns = 3, .readonly = 0 },
+        "SELECT status, session_id, user_id FROM fluentai_refresh_reuse("
+        "$1::bytea, $2::bytea, $3::int, $4::int, $5::int)",
+      .nparams = 5, .ncolumns = 3, .readonly = 0 },
 
     /* $1 session id, $2 user id, $3 refresh hash, $4 all sessions */
 
