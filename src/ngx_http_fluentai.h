@@ -112,6 +112,7 @@ typedef struct {
     ngx_str_t                       old_hash;        /* verified hash */
     ngx_flag_t                      active;
     const char                     *gate_code;       /* session check */
+    const char                     *logout_scope;    /* local, others, ... */
 
     /* the new refresh token and its hash; the hash of the presented one */
     u_char                          refresh[NGX_HTTP_FLUENTAI_REFRESH_LEN + 1];
@@ -121,7 +122,6 @@ typedef struct {
     unsigned                        task_done:1;
     unsigned                        query_sync:1;
     unsigned                        query_failures:1; /* done gets NULL */
-    unsigned                        logout_all:1;
     unsigned                        has_bearer:1;
     unsigned                        has_refresh:1;
     unsigned                        gate:2;          /* 1 waits, 2 done */

@@ -93,7 +93,10 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "$1::bytea, $2::bytea, $3::int, $4::int, $5::int)",
       .nparams = 5, .ncolumns = 3, .readonly = 0 },
 
-    /* $1 session id, $2 user id, $3 refresh hash, $4 all sessions */
+    /*
+     * $1 session id, $2 user id, $3 refresh hash, $4 scope: "local" the
+     * named sessions, "others" the user's other sessions, "global" all
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGOUT] = {
       .name = "fluentai_logout",
@@ -106,8 +109,11 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea)"
         " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
         " WHERE s.revoked_at IS NULL"
-        " AND (s.id IN (SELECT id FROM target)"
-        " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
+        " AND CASE $4::text"
+        " WHEN 'local' THEN s.id IN (SELECT id FROM target)"
+        " WHEN 'others' THEN s.user_id IN (SELECT user_id FROM target)"
+        " AND s.id NOT IN (SELECT id FROM target)"
+        " ELSE s.user_id IN (SELECT user_id FROM target) END",
       .nparams = 4, .ncolumns = 0, .readonly = 0 },
 
     /* $1 session id, $2 user id */

@@ -964,6 +964,16 @@ SKIP: {
                  json => { email => $email, password => $pw3 });
         R('logout ?scope=all', POST => '/auth/logout?scope=all', 200,
           headers => bearer($r->{json}{access_token} // ''));
+        R('logout bad scope', POST => '/auth/logout', 422,
+          json => { scope => 'everything' }, code => 'validation_failed');
+        $r = api(POST => '/auth/login',
+                 json => { email => $email, password => $pw3 });
+        R('logout scope others', POST => '/auth/logout', 200,
+          headers => bearer($r->{json}{access_token} // ''),
+          json => { scope => 'others' });
+        R('logout scope global', POST => '/auth/logout', 200,
+          headers => bearer($r->{json}{access_token} // ''),
+          json => { scope => 'global' });
     };
 
     # the database is down: a second server whose conninfo points nowhere

@@ -51,6 +51,12 @@ sub wait_backend {
         until backend_saw($id) || Time::HiRes::time() > $deadline;
 }
 
+sub alive {
+    my ($sid) = @_;
+    return psql('SELECT revoked_at IS NULL FROM sessions WHERE id = $1',
+                $sid) eq 't';
+}
+
 sub login {
     my ($u, %o) = @_;
     my $r = api(POST => '/auth/login',
@@ -389,6 +395,59 @@ SKIP: {
         is $r->{status}, 200, 'revoke my own session: 200';
         is api(GET => '/auth/profile', headers => bearer($u->{access}))
            ->{status}, 401, '... then I am logged out';
+    };
+
+    subtest 'POST /auth/logout scopes' => sub {
+        my $u = new_user('scope');
+        my $b = login($u);
+        my $c = login($u);
+        my $other = new_user('scope-other');
+        my $r = api(POST => '/auth/logout', headers => bearer($b->{access}),
+                    json => { scope => 'others' });
+        is $r->{status}, 200, 'others: 200';
+        ok alive($b->{sid}), "others: the caller's session stays";
+        ok !alive($u->{sid}) && !alive($c->{sid}),
+           'others: every other session of the user ends';
+        ok alive($other->{sid}), "others: another user's session stays";
+        is api(GET => '/auth/profile', headers => bearer($b->{access}))
+           ->{status}, 200, 'others: the caller is still logged in';
+
+        my $d = login($u);
+        $r = api(POST => '/auth/logout', headers => bearer($d->{access}),
+                 json => { scope => 'local' });
+        ok !alive($d->{sid}) && alive($b->{sid}),
+           'local: only the caller\'s session';
+
+        my $e = login($u);
+        $r = api(POST => '/auth/logout', headers => bearer($b->{access}),
+                 json => { scope => 'bogus' });
+        is $r->{status}, 422, 'an unknown scope: 422';
+        is $r->{json}{details}[0]{type}, 'value_error.scope',
+           '... value_error.scope';
+        is_deeply $r->{json}{details}[0]{loc}, [ 'body', 'scope' ], '... loc';
+        ok alive($b->{sid}) && alive($e->{sid}), '... nothing was revoked';
+        is api(POST => '/auth/logout', headers => bearer($b->{access}),
+               json => { scope => 5 })->{status}, 422,
+           'a scope that is not a string: 422';
+
+        $r = api(POST => '/auth/logout?scope=others',
+                 json => { refresh_token => $e->{refresh} });
+        is $r->{status}, 200, '?scope=others by refresh token: 200';
+        ok alive($e->{sid}) && !alive($b->{sid}),
+           '... keeps the session of that refresh token, ends the others';
+
+        my $f = login($u);
+        $r = api(POST => '/auth/logout', headers => bearer($f->{access}),
+                 json => { scope => 'global' });
+        ok !alive($e->{sid}) && !alive($f->{sid}), 'global: every session';
+        ok alive($other->{sid}), "global: another user's stays";
+
+        my $g = login($u);
+        my $h = login($u);
+        api(POST => '/auth/logout', headers => bearer($g->{access}),
+            json => { all => JSON::PP::true });
+        ok !alive($g->{sid}) && !alive($h->{sid}),
+           '{"all": true} is still global';
     };
 
     subtest 'sessions: CORS' => sub {
