@@ -13,6 +13,10 @@
 #define NGX_HTTP_FLUENTAI_SESSION_OK                                          \
     "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"
 
+/* to_char(timestamptz ...): "2026-01-31T12:00:00Z" (UTC), or null */
+#define NGX_HTTP_FLUENTAI_UTC                                                 \
+    " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 
 /*
  * The audit trail (sql/migrations/030): a data-modifying CTE that writes
@@ -50,8 +54,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " VALUES ($1::text, $2::text, $3::text)"
         " RETURNING id, email, name, avatar, bio, email_verified_at),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember)"
-        " SELECT id, now() + make_interval(secs => $5::int), true FROM u"
+        " INSERT INTO sessions (user_id, expires_at, remember, ip, user_agent)"
+        " SELECT id, now() + make_interval(secs => $5::int), true,"
+        " $9::inet, $10::text FROM u"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
@@ -99,8 +104,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " WHERE id = $1::uuid AND $4::text IS NOT NULL"
         " AND hashed_password = $5::text),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember)"
-        " SELECT id, now() + make_interval(secs => $3::int), $6::bool"
+        " INSERT INTO sessions (user_id, expires_at, remember, ip, user_agent)"
+        " SELECT id, now() + make_interval(secs => $3::int), $6::bool,"
+        " $7::inet, $8::text"
         " FROM users WHERE id = $1::uuid AND is_active"
         " RETURNING id),"
         " t AS ("
@@ -130,27 +136,30 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
       .nparams = 5, .ncolumns = 1, .readonly = 0 },
 
     /*
-     * $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl,
-     * $5 ip, $6 ua
+     * $1 old refresh hash, $2 new refresh hash (the successor), $3 ttl,
+     * $4 short ttl, $5 reuse interval (seconds, 0: off), $6 ip, $7 ua;
+     * status "ok", "reissued" (the parent within the reuse interval),
+     * "reused" or "invalid" (sql/migrations/051)
      */
 
     [NGX_HTTP_FLUENTAI_SQL_REFRESH] = {
       .name = "fluentai_refresh",
       .text =
         "WITH r AS MATERIALIZED ("
-        " SELECT status, session_id, user_id FROM fluentai_refresh("
-        "$1::bytea, $2::bytea, $3::int, $4::int)),"
+        " SELECT status, session_id, user_id FROM fluentai_refresh_reuse("
+        "$1::bytea, $2::bytea, $3::int, $4::int, $5::int)),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " (SELECT $6::inet AS ip, $7::text AS ua,"
         " 'refresh_token_reused' AS event, user_id, session_id,"
         " '{}'::jsonb AS detail FROM r WHERE status = 'reused') e)"
         " SELECT status, session_id, user_id FROM r",
-      .nparams = 6, .ncolumns = 3, .readonly = 0 },
+      .nparams = 7, .ncolumns = 3, .readonly = 0 },
 
     /*
-     * $1 session id, $2 user id, $3 refresh hash, $4 all sessions, $5 ip,
-     * $6 ua.  The result is the UPDATE's: its row count is the number of
-     * sessions revoked.
+     * $1 session id, $2 user id, $3 refresh hash, $4 scope: "local" the
+     * named sessions, "others" the user's other sessions, "global" all;
+     * $5 ip, $6 ua.  The result is the UPDATE's: its row count is the
+     * number of sessions revoked.
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGOUT] = {
@@ -165,11 +174,14 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
         " (SELECT $5::inet AS ip, $6::text AS ua,"
         " 'logout' AS event, user_id, id AS session_id,"
-        " jsonb_build_object('all', $4::bool) AS detail FROM target) e)"
+        " jsonb_build_object('scope', $4::text) AS detail FROM target) e)"
         " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
         " WHERE s.revoked_at IS NULL"
-        " AND (s.id IN (SELECT id FROM target)"
-        " OR ($4::bool AND s.user_id IN (SELECT user_id FROM target)))",
+        " AND CASE $4::text"
+        " WHEN 'local' THEN s.id IN (SELECT id FROM target)"
+        " WHEN 'others' THEN s.user_id IN (SELECT user_id FROM target)"
+        " AND s.id NOT IN (SELECT id FROM target)"
+        " ELSE s.user_id IN (SELECT user_id FROM target) END",
       .nparams = 6, .ncolumns = 0, .readonly = 0 },
 
     /* $1 session id, $2 user id */
@@ -311,7 +323,67 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " ELSE next_attempt_at END,"
         " last_error = $4::text"
         " WHERE id = $1::bigint AND sent_at IS NULL AND failed_at IS NULL",
-      .nparams = 4, .ncolumns = 0, .readonly = 0 }
+      .nparams = 4, .ncolumns = 0, .readonly = 0 },
+    /* $1 session id, $2 user id: "fluentai_auth_jwt session" */
+
+    [NGX_HTTP_FLUENTAI_SQL_GATE] = {
+      .name = "fluentai_gate",
+      .text =
+        "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK,
+      .nparams = 2, .ncolumns = 1, .readonly = 1 },
+
+    /*
+     * $1 session id, $2 user id: is the caller's session active (0 or 1),
+     * and the user's active sessions as a JSON array, newest first
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_SESSIONS] = {
+      .name = "fluentai_sessions",
+      .text =
+        "WITH me AS ("
+        " SELECT s.id, s.user_id FROM sessions s JOIN users u"
+        " ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK ")"
+        " SELECT (SELECT count(*) FROM me),"
+        " coalesce((SELECT json_agg(json_build_object("
+        "'id', s.id,"
+        " 'created_at', to_char(s.created_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'last_used_at', to_char(s.last_used_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'expires_at', to_char(s.expires_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'remember', s.remember,"
+        " 'user_agent', s.user_agent,"
+        " 'ip', host(s.ip),"
+        " 'current', s.id = $1::uuid)"
+        " ORDER BY s.created_at DESC, s.id)"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.user_id IN (SELECT user_id FROM me) AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK "), '[]')",
+      .nparams = 2, .ncolumns = 2, .readonly = 1 },
+
+    /*
+     * $1 session id, $2 user id, $3 the session to revoke: is the caller's
+     * session active (0 or 1), and was $3 one of the user's active
+     * sessions, now revoked (0 or 1)
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_SESSION_DELETE] = {
+      .name = "fluentai_session_delete",
+      .text =
+        "WITH me AS ("
+        " SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK "),"
+        " rev AS ("
+        " UPDATE sessions s SET revoked_at = now(),"
+        " revoke_reason = 'revoked_by_user'"
+        " WHERE s.id = $3::uuid AND s.user_id IN (SELECT user_id FROM me)"
+        " AND s.revoked_at IS NULL AND s.expires_at > now()"
+        " RETURNING s.id)"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM rev)",
+      .nparams = 3, .ncolumns = 2, .readonly = 0 }
 };
 
 

@@ -38,6 +38,7 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_health.c
     src/ngx_http_fluentai_metrics.c
     src/ngx_http_fluentai_audit.c
+    src/ngx_http_fluentai_sessions.c
 "
 
 # mail: the SMTP client (nginx events only), the outbox sender, the

@@ -222,6 +222,8 @@ my $A = scratch_db('empty');
             [revoked_at => $TZ, 'YES', ''],
             [revoke_reason => 'text', 'YES', ''],
             [remember => 'boolean', 'NO', 'true'],
+            [user_agent => 'text', 'YES', ''],          # 050
+            [ip => 'inet', 'YES', ''],                  # 050
         ],
         refresh_tokens => [
             [hash => 'bytea', 'NO', ''],
