@@ -20,6 +20,8 @@ static char *ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fluentai_database_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_fluentai_statement_timeout(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_fluentai_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf,
@@ -128,6 +130,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       offsetof(ngx_http_fluentai_main_conf_t, db.timeout),
       NULL },
 
+    { ngx_string("fluentai_database_statement_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fluentai_statement_timeout,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fluentai_database_prepare"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -168,6 +177,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_fluentai_main_conf_t, reuse_interval),
+      NULL },
+
+    { ngx_string("fluentai_session_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, max_lifetime),
       NULL },
 
     { ngx_string("fluentai_password_hash"),
@@ -283,6 +299,8 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->refresh_ttl = NGX_CONF_UNSET;
     mcf->short_ttl = NGX_CONF_UNSET;
     mcf->reuse_interval = NGX_CONF_UNSET;
+    mcf->max_lifetime = NGX_CONF_UNSET;
+    mcf->db.stmt_timeout = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -302,6 +320,36 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->refresh_ttl, 7 * 86400);
     ngx_conf_init_value(mcf->short_ttl, 86400);
     ngx_conf_init_value(mcf->reuse_interval, 10);
+    ngx_conf_init_value(mcf->max_lifetime, 30 * 86400);
+
+    if (mcf->max_lifetime < 1 || mcf->max_lifetime > NGX_MAX_INT32_VALUE) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fluentai_session_max_lifetime\" must be between "
+                      "1s and 68 years");
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The server gives up on a statement before the module does, so a
+     * statement the module answered 503 for is rolled back, never
+     * committed behind the client's back (see pg_conn.c).
+     */
+
+    ngx_conf_init_msec_value(mcf->db.stmt_timeout,
+                             ngx_max(mcf->db.timeout - mcf->db.timeout / 5,
+                                     1));
+
+    if (mcf->db.stmt_timeout >= mcf->db.timeout && mcf->db.stmt_timeout) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fluentai_database_statement_timeout\" must be "
+                      "shorter than \"fluentai_database_timeout\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->db.stmt_timeout) {
+        ngx_sprintf(mcf->db.statement_timeout,
+                    "SET statement_timeout = %M%Z", mcf->db.stmt_timeout);
+    }
 
     if (!mcf->argon2_set) {
         mcf->argon2.m = 19456;
@@ -380,8 +428,24 @@ ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fluentai_loc_conf_t *prev = parent;
     ngx_http_fluentai_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_fluentai_main_conf_t  *mcf;
+
     ngx_conf_merge_uint_value(conf->auth_jwt, prev->auth_jwt,
                               NGX_HTTP_FLUENTAI_GATE_OFF);
+
+    /* where the module is used, every error log line is redacted */
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if ((mcf->endpoints || mcf->jwt_used)
+        && ngx_http_fluentai_redact_log(cf, &mcf->redacted_logs,
+                                        clcf->error_log)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -390,6 +454,8 @@ ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_fluentai_preconfiguration(ngx_conf_t *cf)
 {
+    ngx_http_fluentai_wipe_init();
+
     if (ngx_http_fluentai_metrics_preconfiguration(cf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -412,6 +478,13 @@ ngx_http_fluentai_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_fluentai_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_fluentai_redact_handler;
 
     return ngx_http_fluentai_metrics_postconfiguration(cf,
                                                 ngx_http_fluentai_endpoints);
@@ -491,6 +564,38 @@ invalid:
                        "invalid parameter \"%V\" (expected size=1..1024 "
                        "and optional queue=1..1048576)", &value[i]);
     return NGX_CONF_ERROR;
+}
+
+
+/* a time, or "off": the server's own statement_timeout is left alone */
+
+static char *
+ngx_http_fluentai_statement_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->db.stmt_timeout != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        mcf->db.stmt_timeout = 0;
+        return NGX_CONF_OK;
+    }
+
+    mcf->db.stmt_timeout = ngx_parse_time(&value[1], 0);
+
+    if (mcf->db.stmt_timeout == (ngx_msec_t) NGX_ERROR || mcf->db.stmt_timeout == 0)
+    {
+        return "invalid value";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -249,7 +249,8 @@ SQL_FILE="$TOP/src/ngx_http_fluentai_sql.c"
 PROFILE_SQL=$(perl "$BENCH/sql_of.pl" "$SQL_FILE" fluentai_profile)
 REFRESH_SQL=$(perl "$BENCH/sql_of.pl" "$SQL_FILE" fluentai_refresh)
 
-# profile: $1 session id, $2 user id.  Each client picks a random seeded
+# profile: $1 session id, $2 user id, $3 max lifetime (the module's
+# default, 30 days).  Each client picks a random seeded
 # session on its first transaction and again on ~1 % of them (one extra
 # primary-key SELECT), so the load spreads over many users like wrk's.
 {
@@ -260,11 +261,13 @@ REFRESH_SQL=$(perl "$BENCH/sql_of.pl" "$SQL_FILE" fluentai_refresh)
     echo '\set picked 1'
     echo '\endif'
     printf '%s;\n' "$(printf '%s' "$PROFILE_SQL" \
-                      | sed -e 's/\$1/:sid/g' -e 's/\$2/:uid/g')"
+                      | sed -e 's/\$1/:sid/g' -e 's/\$2/:uid/g' \
+                            -e 's/\$3/2592000/g')"
 } > "$D/out/profile.pgbench"
 
-# refresh: $1 old hash, $2 new hash, $3 ttl, $4 short ttl, $5 reuse
-# interval, $6 ip, $7 ua (the audit pair).  Client c walks
+# refresh: $1 old hash, $2 new hash, $3 ttl, $4 short ttl, $5 max lifetime
+# (30 days), $6 reuse interval, $7/$8 the audit trail's address and user
+# agent.  Client c walks
 # its own chain sha256('pg:c:0') -> sha256('pg:c:1') -> ...; the hashes are
 # computed by sha256() in the statement (the module sends them as bytea
 # parameters; sha256 of a short string costs about a microsecond).
@@ -275,8 +278,8 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
     printf '%s;\n' "$(printf '%s' "$REFRESH_SQL" \
                       | sed -e "s/\\\$1/$OLD/" -e "s/\\\$2/$NEW/" \
                             -e 's/\$3/:ttl/' -e 's/\$4/:short/' \
-                            -e 's/\$5/:reuse/' \
-                            -e "s/\\\$6/'127.0.0.1'/" -e "s/\\\$7/'pgbench'/")"
+                            -e 's/\$5/2592000/' -e 's/\$6/:reuse/' \
+                            -e "s/\\\$7/'127.0.0.1'/" -e "s/\\\$8/'pgbench'/")"
     echo '\set k :n'
 } > "$D/out/refresh.pgbench"
 

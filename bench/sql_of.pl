@@ -25,6 +25,18 @@ while ($src =~ /^#define\s+(\w+)[ \t]*(?:\\\n)?\s*((?:"(?:[^"\\]|\\.)*"\s*(?:\\\
     $macro{$m} = join '', $body =~ /"((?:[^"\\]|\\.)*)"/g;
 }
 
+# one-argument macros:  #define NAME(arg)  "..." arg "..." \  "..."
+# (used as NAME("$3"): the argument is a string literal)
+my %fmacro;
+while ($src =~ /^#define\s+(\w+)\((\w+)\)[ \t]*(?:\\\n)?\s*((?:(?:"(?:[^"\\]|\\.)*"|\w+)\s*(?:\\\n\s*)?)+)$/mg) {
+    my ($m, $arg, $body) = ($1, $2, $3);
+    my @parts;
+    while ($body =~ /"((?:[^"\\]|\\.)*)"|(\w+)/g) {
+        push @parts, defined $1 ? [s => $1] : [a => $2];
+    }
+    $fmacro{$m} = [$arg, \@parts];
+}
+
 # { .name = "name", .text = "..." MACRO "...", .nparams = N, ... }, or the
 # older { "name", "...", nparams, ro }
 my $body;
@@ -37,13 +49,20 @@ if ($src =~ /\.name\s*=\s*"\Q$name\E"\s*,\s*\.text\s*=(.*?),\s*\.nparams\b/s) {
 }
 
 my $sql = '';
-while ($body =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+))/gc) {
+while ($body =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+)\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)|(\w+))/gc) {
     if (defined $1) {
         $sql .= $1;
-    } elsif (exists $macro{$2}) {
-        $sql .= $macro{$2};
+    } elsif (defined $2) {
+        my $f = $fmacro{$2} or die "$0: unknown macro $2 in $name\n";
+        my ($arg, $value) = ($f->[0], $3);
+        $sql .= join '', map { $_->[0] eq 's' ? $_->[1]
+                               : $_->[1] eq $arg ? $value
+                               : die "$0: unknown name $_->[1] in $2\n" }
+                             @{ $f->[1] };
+    } elsif (exists $macro{$4}) {
+        $sql .= $macro{$4};
     } else {
-        die "$0: unknown macro $2 in $name\n";
+        die "$0: unknown macro $4 in $name\n";
     }
 }
 $body =~ /\G\s*$/gc or die "$0: cannot parse the entry of $name\n";

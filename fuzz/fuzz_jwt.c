@@ -1,7 +1,7 @@
 
 /*
  * libFuzzer target: ngx_http_fluentai_jwt_verify() (and _hs256, _sign)
- * from src/ngx_http_fluentai_jwt.c, with a fixed 48-byte key and a fixed
+ * from src/ngx_http_fluentai_jwt.c, NULL, with a fixed 48-byte key and a fixed
  * "now".
  *
  * The first input byte picks a mode:
@@ -155,7 +155,8 @@ fuzz_is_str(json_t *v, const char *s)
 /* the reference verifier: same contract, written from jwt.h */
 
 static int
-fuzz_ref_verify(const u_char *t, size_t len, ngx_http_fluentai_jwt_claims_t *c)
+fuzz_ref_verify(const u_char *t, size_t len, int leeway,
+    ngx_http_fluentai_jwt_claims_t *c)
 {
     int            rc;
     size_t         i, d[2], nd;
@@ -262,7 +263,20 @@ fuzz_ref_verify(const u_char *t, size_t len, ngx_http_fluentai_jwt_claims_t *c)
 
     memcpy(c->jti, json_string_value(v), json_string_length(v));
 
-    rc = ((__int128) c->exp + FUZZ_JWT_LEEWAY < (__int128) FUZZ_JWT_NOW)
+    /* iat, and nbf if present (an integer), no more than leeway ahead */
+
+    v = json_object_get(p, "nbf");
+
+    if ((v != NULL && !json_is_integer(v))
+        || (__int128) c->iat > (__int128) FUZZ_JWT_NOW + leeway
+        || (v != NULL
+            && (__int128) json_integer_value(v)
+               > (__int128) FUZZ_JWT_NOW + leeway))
+    {
+        goto done;
+    }
+
+    rc = ((__int128) c->exp + leeway < (__int128) FUZZ_JWT_NOW)
          ? NGX_HTTP_FLUENTAI_JWT_EXPIRED : NGX_HTTP_FLUENTAI_JWT_OK;
 
 done:
@@ -293,6 +307,24 @@ fuzz_zero(const void *p, size_t n)
 }
 
 
+/* 1 if the header of a token (known to be well-formed) has a "kid" */
+
+static int
+fuzz_has_kid(const u_char *t, size_t len)
+{
+    int       has;
+    json_t   *h;
+    u_char   *dot;
+
+    dot = memchr(t, '.', len);
+    h = (dot == NULL) ? NULL : fuzz_part(t, dot - t);
+    has = (h != NULL && json_object_get(h, "kid") != NULL);
+    json_decref(h);
+
+    return has;
+}
+
+
 /* verifies t[0..len) and checks everything; returns the result */
 
 static int
@@ -306,7 +338,7 @@ fuzz_verify(const u_char *data, size_t len)
 
     memset(&c, 0xa5, sizeof(c));
 
-    rc = ngx_http_fluentai_jwt_verify(fuzz_jwt_key, sizeof(fuzz_jwt_key),
+    rc = ngx_http_fluentai_jwt_verify(fuzz_jwt_key, sizeof(fuzz_jwt_key), NULL,
                                       t, len, FUZZ_JWT_NOW, FUZZ_JWT_LEEWAY,
                                       &c);
 
@@ -314,7 +346,7 @@ fuzz_verify(const u_char *data, size_t len)
                || rc == NGX_HTTP_FLUENTAI_JWT_INVALID
                || rc == NGX_HTTP_FLUENTAI_JWT_EXPIRED);
 
-    ref = fuzz_ref_verify(t, len, &rc_claims);
+    ref = fuzz_ref_verify(t, len, FUZZ_JWT_LEEWAY, &rc_claims);
 
     if (rc != ref) {
         fprintf(stderr, "jwt_verify: %d, reference: %d\n", rc, ref);
@@ -322,7 +354,7 @@ fuzz_verify(const u_char *data, size_t len)
     }
 
     FUZZ_CHECK(ngx_http_fluentai_jwt_verify(fuzz_jwt_key,
-                                            sizeof(fuzz_jwt_key), t, len,
+                                            sizeof(fuzz_jwt_key), NULL, t, len,
                                             FUZZ_JWT_NOW, FUZZ_JWT_LEEWAY,
                                             NULL)
                == rc);
@@ -353,17 +385,25 @@ fuzz_verify(const u_char *data, size_t len)
 
     /* a negative leeway counts as 0 */
 
-    i = ngx_http_fluentai_jwt_verify(fuzz_jwt_key, sizeof(fuzz_jwt_key), t,
-                                     len, FUZZ_JWT_NOW, -7, NULL);
-    FUZZ_CHECK(i == (c.exp < FUZZ_JWT_NOW ? NGX_HTTP_FLUENTAI_JWT_EXPIRED
-                                          : NGX_HTTP_FLUENTAI_JWT_OK));
+    i = ngx_http_fluentai_jwt_verify(fuzz_jwt_key, sizeof(fuzz_jwt_key),
+                                     NULL, t, len, FUZZ_JWT_NOW, -7, NULL);
+    FUZZ_CHECK(i == fuzz_ref_verify(t, len, 0, &rc_claims));
+
+    /* the expected kid: a token naming another kid is INVALID */
+
+    i = ngx_http_fluentai_jwt_verify(fuzz_jwt_key, sizeof(fuzz_jwt_key),
+                                     "fuzz-no-such-kid", t, len,
+                                     FUZZ_JWT_NOW, FUZZ_JWT_LEEWAY, NULL);
+    FUZZ_CHECK(i == (fuzz_has_kid(t, len) ? NGX_HTTP_FLUENTAI_JWT_INVALID
+                                          : rc));
 
     /* another key */
 
     memcpy(other, fuzz_jwt_key, sizeof(other));
     other[len % sizeof(other)] ^= 0x01;
 
-    FUZZ_CHECK(ngx_http_fluentai_jwt_verify(other, sizeof(other), t, len,
+    FUZZ_CHECK(ngx_http_fluentai_jwt_verify(other, sizeof(other), NULL,
+                                            t, len,
                                             FUZZ_JWT_NOW, FUZZ_JWT_LEEWAY,
                                             NULL)
                == NGX_HTTP_FLUENTAI_JWT_INVALID);
@@ -374,7 +414,7 @@ fuzz_verify(const u_char *data, size_t len)
     *s = (*s == 'A') ? 'B' : 'A';
 
     FUZZ_CHECK(ngx_http_fluentai_jwt_verify(fuzz_jwt_key,
-                                            sizeof(fuzz_jwt_key), t, len,
+                                            sizeof(fuzz_jwt_key), NULL, t, len,
                                             FUZZ_JWT_NOW, FUZZ_JWT_LEEWAY,
                                             NULL)
                == NGX_HTTP_FLUENTAI_JWT_INVALID);
@@ -487,10 +527,18 @@ fuzz_mode_sign(const uint8_t *data, size_t size)
                                     &c, tok, sizeof(tok));
     FUZZ_CHECK(rc > 0 && (size_t) rc == strlen(tok));
 
-    i = fuzz_verify((u_char *) tok, (size_t) rc);
-    FUZZ_CHECK(i != NGX_HTTP_FLUENTAI_JWT_INVALID);
+    /* what we sign verifies, unless it was issued in the future */
 
-    ngx_http_fluentai_jwt_verify(fuzz_jwt_key, sizeof(fuzz_jwt_key),
+    i = fuzz_verify((u_char *) tok, (size_t) rc);
+    FUZZ_CHECK((i == NGX_HTTP_FLUENTAI_JWT_INVALID)
+               == ((__int128) c.iat
+                   > (__int128) FUZZ_JWT_NOW + FUZZ_JWT_LEEWAY));
+
+    if (i == NGX_HTTP_FLUENTAI_JWT_INVALID) {
+        return;
+    }
+
+    ngx_http_fluentai_jwt_verify(fuzz_jwt_key, sizeof(fuzz_jwt_key), NULL,
                                  (u_char *) tok, (size_t) rc, FUZZ_JWT_NOW,
                                  FUZZ_JWT_LEEWAY, &v);
 

@@ -64,6 +64,7 @@ typedef struct {
     time_t                          refresh_ttl;
     time_t                          short_ttl;
     time_t                          reuse_interval;
+    time_t                          max_lifetime;    /* of a session */
 
     ngx_http_fluentai_argon2_t      argon2;
     ngx_flag_t                      argon2_set;
@@ -72,6 +73,7 @@ typedef struct {
     ngx_thread_pool_t              *thread_pool;
 
     ngx_array_t                    *cors_origins;    /* of ngx_str_t */
+    ngx_array_t                    *redacted_logs;   /* of ngx_log_t * */
 
     ngx_flag_t                      metrics;
     ngx_shm_zone_t                 *metrics_zone;
@@ -116,6 +118,9 @@ typedef struct {
     ngx_str_t                       session_id;
     ngx_str_t                       error_code;      /* $fluentai_error_code */
     ngx_str_t                       old_hash;        /* verified hash */
+    ngx_str_t                       cred_version;    /* read with it */
+    ngx_str_t                       raw_args;        /* before redaction */
+    time_t                          session_end;     /* 0: unknown */
     ngx_flag_t                      active;
     const char                     *gate_code;       /* session check */
     const char                     *logout_scope;    /* local, others, ... */
@@ -195,6 +200,8 @@ char *ngx_http_fluentai_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
 /* query.c: a request's query through the database layer */
 void ngx_http_fluentai_query(ngx_http_request_t *r,
     ngx_http_fluentai_done_pt done);
+void ngx_http_fluentai_param_max(ngx_http_request_t *r,
+    ngx_http_fluentai_query_t *q, ngx_uint_t i);
 ngx_int_t ngx_http_fluentai_rows(ngx_http_request_t *r, PGresult *res,
     ngx_uint_t exactly_one);
 ngx_int_t ngx_http_fluentai_rows_or_fail(ngx_http_request_t *r,
@@ -217,6 +224,17 @@ ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_vstr_t *password,
     ngx_http_fluentai_vstr_t *new_password);
 void ngx_http_fluentai_task_release(ngx_http_fluentai_ctx_t *ctx);
+
+/* redact.c: no secret in any log line */
+size_t ngx_http_fluentai_redact(u_char *dst, size_t cap, u_char *src,
+    size_t len);
+ngx_int_t ngx_http_fluentai_redact_log(ngx_conf_t *cf, ngx_array_t **logs,
+    ngx_log_t *log);
+ngx_int_t ngx_http_fluentai_redact_handler(ngx_http_request_t *r);
+
+/* wipe.c: plaintext passwords before their memory is freed */
+void ngx_http_fluentai_wipe_init(void);
+void ngx_http_fluentai_wipe_body(ngx_http_request_t *r, ngx_str_t *copy);
 
 /* gate.c: "fluentai_auth_jwt" for other locations */
 ngx_int_t ngx_http_fluentai_access_handler(ngx_http_request_t *r);

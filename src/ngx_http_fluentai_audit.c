@@ -79,7 +79,7 @@ ngx_http_fluentai_audit_params(ngx_http_request_t *r,
  * A login that failed after the lookup: the event is written, then the
  * request answers 401 "invalid_credentials" whatever the write's fate (a
  * failed write is logged).  reason: unknown_email, invalid_password,
- * inactive.
+ * inactive, credentials_changed.
  */
 
 void

@@ -262,7 +262,13 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
         ctx->old_hash.len = PQgetlength(res, 0, 6);
         ctx->old_hash.data = ngx_pnalloc(r->pool, ctx->old_hash.len + 1);
 
-        if (ctx->user == NULL || ctx->old_hash.data == NULL) {
+        ctx->cred_version.len = PQgetlength(res, 0, 8);
+        ctx->cred_version.data = ngx_pnalloc(r->pool,
+                                             ctx->cred_version.len);
+
+        if (ctx->user == NULL || ctx->old_hash.data == NULL
+            || ctx->cred_version.data == NULL)
+        {
             ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                    "internal_error", NULL);
             return;
@@ -270,6 +276,8 @@ ngx_http_fluentai_login_user(ngx_http_request_t *r, PGresult *res)
 
         ngx_cpystrn(ctx->old_hash.data, (u_char *) PQgetvalue(res, 0, 6),
                     ctx->old_hash.len + 1);
+        ngx_memcpy(ctx->cred_version.data, PQgetvalue(res, 0, 8),
+                   ctx->cred_version.len);
         encoded = (char *) ctx->old_hash.data;
     }
 
@@ -350,7 +358,9 @@ ngx_http_fluentai_login_verified(ngx_http_request_t *r)
     ngx_http_fluentai_param(r->pool, q, 4, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
     ngx_http_fluentai_param(r->pool, q, 5, ctx->cred.remember ? "t" : "f", 1);
-    ngx_http_fluentai_audit_params(r, q, 6);
+    ngx_http_fluentai_param(r->pool, q, 6, (char *) ctx->cred_version.data,
+                            ctx->cred_version.len);
+    ngx_http_fluentai_audit_params(r, q, 7);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_login_done);
 }
@@ -371,8 +381,8 @@ ngx_http_fluentai_login_done(ngx_http_request_t *r, PGresult *res)
     }
 
     if (n == 0) {
-        /* deactivated meanwhile */
-        ngx_http_fluentai_audit_login_failed(r, ctx, "inactive");
+        /* deactivated, or the password changed, meanwhile */
+        ngx_http_fluentai_audit_login_failed(r, ctx, "credentials_changed");
         return;
     }
 
@@ -448,8 +458,9 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param_int(r->pool, q, 2, ctx->mcf->refresh_ttl);
     ngx_http_fluentai_param_int(r->pool, q, 3, ctx->mcf->short_ttl);
-    ngx_http_fluentai_param_int(r->pool, q, 4, ctx->mcf->reuse_interval);
-    ngx_http_fluentai_audit_params(r, q, 5);
+    ngx_http_fluentai_param_max(r, q, 4);
+    ngx_http_fluentai_param_int(r->pool, q, 5, ctx->mcf->reuse_interval);
+    ngx_http_fluentai_audit_params(r, q, 6);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_refresh_done);
 }
@@ -507,6 +518,12 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
     }
 
     if (ngx_strcmp(status, "ok") == 0 || ctx->reissued) {
+        ctx->session_end = ngx_atotm((u_char *) PQgetvalue(res, 0, 3),
+                                     PQgetlength(res, 0, 3));
+        if (ctx->session_end == NGX_ERROR) {
+            ctx->session_end = 0;
+        }
+
         ngx_http_fluentai_finish(r, NGX_HTTP_OK,
                      ngx_http_fluentai_token_body(r, ctx,
                                                   PQgetvalue(res, 0, 2),
@@ -530,11 +547,14 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
 
 
 /*
- * Always 200 (as the original), but the session named by a valid bearer
- * token (expired ones too) and/or by the body's refresh token is revoked
+ * Always 200 (as the original), but the live session named by a valid
+ * (unexpired) bearer token and/or by the body's refresh token is revoked
  * first.  {"scope": "local"} (the default) ends that session, "others"
  * every other session of its user, "global" all of them ({"all": true}
- * and ?scope=all or ?scope=global too); another scope is a 422.
+ * and ?scope=all or ?scope=global too); another scope is a 422.  Others
+ * and global need a live credential: the access token, or an unused
+ * refresh token (a rotated one ends its own session only, as reuse).  See
+ * the statement in sql.c.
  */
 
 void
@@ -547,7 +567,9 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    (void) ngx_http_fluentai_bearer(r, ctx);
+    if (ngx_http_fluentai_bearer(r, ctx) != NULL) {
+        ctx->has_bearer = 0;        /* an expired token names nothing */
+    }
 
     v = ctx->body ? json_object_get(ctx->body, "refresh_token") : NULL;
 
@@ -592,7 +614,8 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param(r->pool, q, 3, ctx->logout_scope,
                             ngx_strlen(ctx->logout_scope));
-    ngx_http_fluentai_audit_params(r, q, 4);
+    ngx_http_fluentai_param_max(r, q, 4);
+    ngx_http_fluentai_audit_params(r, q, 5);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_logout_done);
 }

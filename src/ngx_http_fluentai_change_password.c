@@ -55,6 +55,7 @@ ngx_http_fluentai_change_password(ngx_http_request_t *r)
     ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET;
 
     ngx_http_fluentai_param_session(r, ctx);
+    ngx_http_fluentai_param_max(r, &ctx->query, 2);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_password_got);
 }
@@ -132,7 +133,8 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
     ngx_http_fluentai_param(r->pool, q, 2, job->out, ngx_strlen(job->out));
     ngx_http_fluentai_param(r->pool, q, 3, (char *) ctx->old_hash.data,
                             ctx->old_hash.len);
-    ngx_http_fluentai_audit_params(r, q, 4);
+    ngx_http_fluentai_param_max(r, q, 4);
+    ngx_http_fluentai_audit_params(r, q, 5);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_password_stored);
 }

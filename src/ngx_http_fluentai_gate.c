@@ -95,6 +95,7 @@ ngx_http_fluentai_gate_session(ngx_http_request_t *r,
 {
     ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_GATE;
     ngx_http_fluentai_param_session(r, ctx);
+    ngx_http_fluentai_param_max(r, &ctx->query, 2);
 
     if (ctx->query.failed) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

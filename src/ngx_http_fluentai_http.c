@@ -316,6 +316,11 @@ ngx_http_fluentai_body_handler(ngx_http_request_t *r)
     ctx->body = json_loadb((char *) body.data, body.len,
                            JSON_REJECT_DUPLICATES, &err);
 
+    /* parsed: the only plaintext password left is jansson's string */
+
+    ngx_http_fluentai_wipe_body(r, &body);
+    ngx_explicit_memzero(&err, sizeof(json_error_t));  /* quotes the body */
+
     if (ctx->body == NULL || !json_is_object(ctx->body)) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "fluentai: request body is not a JSON object");
@@ -615,16 +620,31 @@ ngx_http_fluentai_detail(const char *field, const char *msg,
 }
 
 
-/* a query argument, percent-decoded into r->pool */
+/*
+ * A query argument, percent-decoded into r->pool; from the query string
+ * as sent (r->args is redacted in endpoint locations, see redact.c).
+ */
 
 ngx_int_t
 ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
 {
-    u_char     *dst, *src;
-    ngx_str_t   raw;
+    u_char                   *dst, *src;
+    ngx_int_t                 rc;
+    ngx_str_t                 raw, args;
+    ngx_http_fluentai_ctx_t  *ctx;
 
-    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
+    args = r->args;
+
+    if (ctx && ctx->raw_args.data) {
+        r->args = ctx->raw_args;
+    }
+
+    rc = ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw);
+    r->args = args;
+
+    if (rc != NGX_OK) {
         return NGX_DECLINED;
     }
 

@@ -38,7 +38,8 @@ static ssize_t ngx_http_fluentai_jwt_b64_decode(const u_char *src,
 static int ngx_http_fluentai_jwt_str_eq(json_t *v, const char *s);
 static json_t *ngx_http_fluentai_jwt_parse(const u_char *src, size_t len,
     u_char *buf, size_t cap);
-static int ngx_http_fluentai_jwt_check_header(json_t *h);
+static int ngx_http_fluentai_jwt_check_header(json_t *h, const char *kid);
+static int ngx_http_fluentai_jwt_future(int64_t t, int64_t now, int leeway);
 static int ngx_http_fluentai_jwt_get_uuid(json_t *o, const char *name,
     char *dst);
 static int ngx_http_fluentai_jwt_get_claims(json_t *p,
@@ -60,6 +61,7 @@ static __thread u_char
     ngx_http_fluentai_jwt_mac_key[NGX_HTTP_FLUENTAI_JWT_KEY_CACHE];
 static __thread size_t        ngx_http_fluentai_jwt_header_len;
 static __thread u_char        ngx_http_fluentai_jwt_header[128];
+static __thread char          ngx_http_fluentai_jwt_header_kid[64];
 
 
 static const u_char  ngx_http_fluentai_jwt_b64_alphabet[] =
@@ -208,12 +210,14 @@ done:
 
 int
 ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
-    const u_char *token, size_t len, int64_t now, int leeway,
-    ngx_http_fluentai_jwt_claims_t *c)
+    const char *kid, const u_char *token, size_t len, int64_t now,
+    int leeway, ngx_http_fluentai_jwt_claims_t *c)
 {
     int                              rc;
+    int64_t                          nbf;
+    const char                      *ckid;
     size_t                           i, d1, d2, ndots;
-    json_t                          *h, *p;
+    json_t                          *h, *p, *v;
     u_char                           mac[EVP_MAX_MD_SIZE];
     ngx_http_fluentai_jwt_claims_t   claims;
     u_char                           sig[NGX_HTTP_FLUENTAI_JWT_SIG_LEN];
@@ -271,28 +275,36 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
     }
 
     /*
-     * header: alg pinned to HS256; a header byte-identical to the last
-     * one accepted in this thread (every token we issue has the same) is
-     * not parsed again
+     * header: alg pinned to HS256, kid the current key's; a header
+     * byte-identical to the last one accepted in this thread for the same
+     * expected kid (every token we issue has the same) is not parsed again
      */
 
+    ckid = (kid != NULL) ? kid : "";
+
     if (d1 != ngx_http_fluentai_jwt_header_len
-        || memcmp(token, ngx_http_fluentai_jwt_header, d1) != 0)
+        || memcmp(token, ngx_http_fluentai_jwt_header, d1) != 0
+        || strcmp(ckid, ngx_http_fluentai_jwt_header_kid) != 0)
     {
         h = ngx_http_fluentai_jwt_parse(token, d1, buf, sizeof(buf));
         if (h == NULL) {
             return NGX_HTTP_FLUENTAI_JWT_INVALID;
         }
 
-        rc = ngx_http_fluentai_jwt_check_header(h);
+        rc = ngx_http_fluentai_jwt_check_header(h, kid);
         json_decref(h);
 
         if (rc != 0) {
             return NGX_HTTP_FLUENTAI_JWT_INVALID;
         }
 
-        if (d1 <= sizeof(ngx_http_fluentai_jwt_header)) {
+        ngx_http_fluentai_jwt_header_len = 0;
+
+        if (d1 <= sizeof(ngx_http_fluentai_jwt_header)
+            && strlen(ckid) < sizeof(ngx_http_fluentai_jwt_header_kid))
+        {
             memcpy(ngx_http_fluentai_jwt_header, token, d1);
+            strcpy(ngx_http_fluentai_jwt_header_kid, ckid);
             ngx_http_fluentai_jwt_header_len = d1;
         }
     }
@@ -308,18 +320,33 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
     memset(&claims, 0, sizeof(ngx_http_fluentai_jwt_claims_t));
 
     rc = ngx_http_fluentai_jwt_get_claims(p, &claims);
+
+    /* nbf is optional; we never issue one, but honour it if signed in */
+
+    v = json_object_get(p, "nbf");
+    nbf = json_is_integer(v) ? (int64_t) json_integer_value(v) : INT64_MIN;
+
+    if (v != NULL && !json_is_integer(v)) {
+        rc = -1;
+    }
+
     json_decref(p);
 
-    if (rc != 0) {
+    if (leeway < 0) {
+        leeway = 0;
+    }
+
+    /* not yet valid: issued, or valid from, beyond the leeway ahead */
+
+    if (rc != 0
+        || ngx_http_fluentai_jwt_future(claims.iat, now, leeway)
+        || ngx_http_fluentai_jwt_future(nbf, now, leeway))
+    {
         return NGX_HTTP_FLUENTAI_JWT_INVALID;
     }
 
     if (c != NULL) {
         *c = claims;
-    }
-
-    if (leeway < 0) {
-        leeway = 0;
     }
 
     /* exp + leeway < now, without signed overflow */
@@ -683,8 +710,17 @@ ngx_http_fluentai_jwt_parse(const u_char *src, size_t len, u_char *buf,
 }
 
 
+/* 1 if t is more than leeway seconds after now, without overflow */
+
 static int
-ngx_http_fluentai_jwt_check_header(json_t *h)
+ngx_http_fluentai_jwt_future(int64_t t, int64_t now, int leeway)
+{
+    return t > now && (uint64_t) t - (uint64_t) now > (uint64_t) leeway;
+}
+
+
+static int
+ngx_http_fluentai_jwt_check_header(json_t *h, const char *kid)
 {
     json_t  *v;
 
@@ -698,7 +734,10 @@ ngx_http_fluentai_jwt_check_header(json_t *h)
     }
 
     v = json_object_get(h, "kid");
-    if (v != NULL && !json_is_string(v)) {
+    if (v != NULL
+        && (!json_is_string(v)
+            || (kid != NULL && !ngx_http_fluentai_jwt_str_eq(v, kid))))
+    {
         return -1;
     }
 

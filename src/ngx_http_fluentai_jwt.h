@@ -16,7 +16,7 @@
 
 
 #define NGX_HTTP_FLUENTAI_JWT_MAX_LEN    2048   /* longer tokens: invalid */
-#define NGX_HTTP_FLUENTAI_JWT_LEEWAY     30     /* seconds, for exp */
+#define NGX_HTTP_FLUENTAI_JWT_LEEWAY     30     /* s, for exp, iat, nbf */
 #define NGX_HTTP_FLUENTAI_UUID_LEN       36
 
 #define NGX_HTTP_FLUENTAI_JWT_OK         0
@@ -53,17 +53,19 @@ int ngx_http_fluentai_jwt_sign(const u_char *key, size_t key_len,
 /*
  * Verifies a token of len bytes (not NUL-terminated): three base64url
  * parts, header alg exactly "HS256" (any other alg, "none" included, is
- * INVALID), typ "JWT" if present, signature compared with CRYPTO_memcmp,
- * payload type "access", sub and sid canonical lower-case UUID strings,
- * iat and exp integers, jti a string of 1..63 bytes; exp + leeway < now
- * gives EXPIRED (a negative leeway counts as 0).  Oversized,
- * non-base64url, non-JSON input gives INVALID.  Fills *c on OK and on
- * EXPIRED (zeroes it otherwise); c may be NULL.  Callers that accept
- * expired tokens (logout) treat EXPIRED like OK.
+ * INVALID), typ "JWT" if present, kid if present a string, and equal to
+ * kid unless kid is NULL (a token without kid is checked against the one
+ * key), signature compared with CRYPTO_memcmp, payload type "access", sub
+ * and sid canonical lower-case UUID strings, iat and exp integers, nbf an
+ * integer if present, jti a string of 1..63 bytes; an iat or nbf more than
+ * leeway in the future is INVALID; exp + leeway < now gives EXPIRED (a
+ * negative leeway counts as 0).  Oversized, non-base64url, non-JSON input
+ * gives INVALID.  Fills *c on OK and on EXPIRED (zeroes it otherwise); c
+ * may be NULL.
  */
 int ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
-    const u_char *token, size_t len, int64_t now, int leeway,
-    ngx_http_fluentai_jwt_claims_t *c);
+    const char *kid, const u_char *token, size_t len, int64_t now,
+    int leeway, ngx_http_fluentai_jwt_claims_t *c);
 
 /*
  * Parses an Authorization header value: "Bearer" (case-insensitive),

@@ -38,13 +38,18 @@ typedef struct ngx_http_fluentai_pg_conn_s  ngx_http_fluentai_pg_conn_t;
 typedef struct ngx_http_fluentai_pg_req_s   ngx_http_fluentai_pg_req_t;
 
 
-/* "fluentai_database", "fluentai_database_pool", ..._timeout, ..._prepare */
+/*
+ * "fluentai_database", "fluentai_database_pool", ..._timeout,
+ * ..._statement_timeout, ..._prepare
+ */
 typedef struct {
     ngx_str_t                       conninfo;
     ngx_uint_t                      size;
     ngx_uint_t                      queue;
     ngx_msec_t                      timeout;
+    ngx_msec_t                      stmt_timeout;    /* 0: off */
     ngx_flag_t                      prepare;
+    u_char                          statement_timeout[48];  /* SET ... */
 } ngx_http_fluentai_pg_conf_t;
 
 

@@ -137,13 +137,8 @@ ngx_http_fluentai_pg_connect_step(ngx_http_fluentai_pg_conn_t *conn)
     conn->pool->down = 0;
     conn->pool->backoff = 0;
 
-    if (conn->pool->conf->prepare) {
-        conn->state = NGX_HTTP_FLUENTAI_PG_PREPARING;
-        ngx_http_fluentai_pg_prepare_next(conn);
-        return;
-    }
-
-    ngx_http_fluentai_pg_ready(conn);
+    conn->state = NGX_HTTP_FLUENTAI_PG_PREPARING;
+    ngx_http_fluentai_pg_prepare_next(conn);
 }
 
 
@@ -173,12 +168,40 @@ ngx_http_fluentai_pg_connect_failed(ngx_http_fluentai_pg_conn_t *conn,
 }
 
 
+/*
+ * A new connection's setup: first "SET statement_timeout" (below the
+ * module's timeout: a statement the module gives up on is cancelled and
+ * rolled back by the server too), then, unless "fluentai_database_prepare
+ * off", every statement is prepared.  Each step's result arrives in
+ * ngx_http_fluentai_pg_complete() (pg_query.c), which calls this again.
+ */
+
 void
 ngx_http_fluentai_pg_prepare_next(ngx_http_fluentai_pg_conn_t *conn)
 {
     ngx_http_fluentai_sql_t  *sql;
 
-    if (conn->prepared == NGX_HTTP_FLUENTAI_SQL_COUNT) {
+    /* "fluentai_database_statement_timeout off": nothing to set */
+
+    if (!conn->configured && conn->pool->conf->statement_timeout[0] == '\0')
+    {
+        conn->configured = 1;
+    }
+
+    if (!conn->configured) {
+        if (!PQsendQuery(conn->pg,
+                         (char *) conn->pool->conf->statement_timeout)
+            || ngx_http_fluentai_pg_flush(conn) != NGX_OK)
+        {
+            ngx_http_fluentai_pg_error(conn, "set statement_timeout");
+        }
+
+        return;
+    }
+
+    if (conn->prepared == NGX_HTTP_FLUENTAI_SQL_COUNT
+        || !conn->pool->conf->prepare)
+    {
         ngx_http_fluentai_pg_ready(conn);
         return;
     }

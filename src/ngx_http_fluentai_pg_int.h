@@ -35,6 +35,7 @@ struct ngx_http_fluentai_pg_conn_s {
     ino_t                            ino;        /* of the socket */
     unsigned                         writing:1;
     unsigned                         in_idle:1;
+    unsigned                         configured:1;   /* the SET done */
 };
 
 

@@ -120,7 +120,14 @@ ngx_http_fluentai_pg_complete(ngx_http_fluentai_pg_conn_t *conn)
         }
 
         PQclear(res);
-        conn->prepared++;
+
+        if (conn->configured) {
+            conn->prepared++;
+
+        } else {
+            conn->configured = 1;
+        }
+
         ngx_http_fluentai_pg_prepare_next(conn);
         return;
     }

@@ -34,6 +34,7 @@ ngx_http_fluentai_profile(ngx_http_request_t *r)
     q->sql = NGX_HTTP_FLUENTAI_SQL_PROFILE;
 
     ngx_http_fluentai_param_session(r, ctx);
+    ngx_http_fluentai_param_max(r, q, 2);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_profile_done);
 }
@@ -68,6 +69,7 @@ ngx_http_fluentai_profile_update(ngx_http_request_t *r)
     ngx_http_fluentai_param_opt(r, 2, p->set_name, &p->name);
     ngx_http_fluentai_param_opt(r, 4, p->set_avatar, &p->avatar);
     ngx_http_fluentai_param_opt(r, 6, p->set_bio, &p->bio);
+    ngx_http_fluentai_param_max(r, &ctx->query, 8);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_profile_done);
 }

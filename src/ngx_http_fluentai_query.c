@@ -144,7 +144,11 @@ ngx_http_fluentai_rows(ngx_http_request_t *r, PGresult *res,
 }
 
 
-/* the same; a failure is answered here with 500 */
+/*
+ * The same; a failure is answered here: 503 for a statement the server's
+ * statement_timeout cancelled (57014: set below the module's timeout, see
+ * pg_conn.c; it was rolled back), else 500.
+ */
 
 ngx_int_t
 ngx_http_fluentai_rows_or_fail(ngx_http_request_t *r, PGresult *res,
@@ -154,7 +158,11 @@ ngx_http_fluentai_rows_or_fail(ngx_http_request_t *r, PGresult *res,
 
     n = ngx_http_fluentai_rows(r, res, exactly_one);
 
-    if (n == NGX_ERROR) {
+    if (n == NGX_ERROR && ngx_http_fluentai_sqlstate(res, "57014")) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "database_unavailable", NULL);
+
+    } else if (n == NGX_ERROR) {
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "internal_error", NULL);
     }
@@ -184,4 +192,18 @@ ngx_http_fluentai_param_session(ngx_http_request_t *r,
                             ngx_strlen(ctx->claims.sid));
     ngx_http_fluentai_param(r->pool, &ctx->query, 1, ctx->claims.sub,
                             ngx_strlen(ctx->claims.sub));
+}
+
+
+/* the maximum session age, fluentai_session_max_lifetime, in seconds */
+
+void
+ngx_http_fluentai_param_max(ngx_http_request_t *r,
+    ngx_http_fluentai_query_t *q, ngx_uint_t i)
+{
+    ngx_http_fluentai_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_fluentai_module);
+
+    ngx_http_fluentai_param_int(r->pool, q, i, mcf->max_lifetime);
 }

@@ -37,7 +37,8 @@ ngx_http_fluentai_bearer(ngx_http_request_t *r, ngx_http_fluentai_ctx_t *ctx)
     }
 
     rc = ngx_http_fluentai_jwt_verify(ctx->mcf->secret.data,
-                                      ctx->mcf->secret.len, token, len,
+                                      ctx->mcf->secret.len,
+                                      (char *) ctx->mcf->kid, token, len,
                                       (int64_t) ngx_time(),
                                       NGX_HTTP_FLUENTAI_JWT_LEEWAY,
                                       &ctx->claims);
@@ -140,6 +141,12 @@ ngx_http_fluentai_token_body(ngx_http_request_t *r,
 
     claims.iat = ngx_time();
     claims.exp = claims.iat + ctx->mcf->access_ttl;
+
+    /* never past the session's absolute end (fluentai_session_max_lifetime) */
+
+    if (ctx->session_end > 0 && claims.exp > ctx->session_end) {
+        claims.exp = ctx->session_end;
+    }
 
     if (ngx_http_fluentai_jwt_sign(ctx->mcf->secret.data,
                                    ctx->mcf->secret.len,

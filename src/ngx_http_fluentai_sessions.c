@@ -33,6 +33,7 @@ ngx_http_fluentai_sessions(ngx_http_request_t *r)
 
     ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_SESSIONS;
     ngx_http_fluentai_param_session(r, ctx);
+    ngx_http_fluentai_param_max(r, &ctx->query, 2);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_sessions_done);
 }
@@ -95,6 +96,7 @@ ngx_http_fluentai_session_delete(ngx_http_request_t *r)
     ctx->query.sql = NGX_HTTP_FLUENTAI_SQL_SESSION_DELETE;
     ngx_http_fluentai_param_session(r, ctx);
     ngx_http_fluentai_param(r->pool, &ctx->query, 2, (char *) p, end - p);
+    ngx_http_fluentai_param_max(r, &ctx->query, 3);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_session_deleted);
 }

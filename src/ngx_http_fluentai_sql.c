@@ -10,8 +10,17 @@
 #include "ngx_http_fluentai_sql.h"
 
 
-#define NGX_HTTP_FLUENTAI_SESSION_OK                                          \
-    "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"
+/*
+ * A live session (sql/migrations/010): not revoked, not expired, user
+ * active, same credential version as its user (no password change or
+ * deactivation since it was created), younger than the maximum lifetime,
+ * parameter max (seconds).
+ */
+
+#define NGX_HTTP_FLUENTAI_SESSION_OK(max)                                     \
+    "s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active"           \
+    " AND s.credential_version = u.credential_version"                        \
+    " AND s.created_at > now() - make_interval(secs => " max "::int)"
 
 /* to_char(timestamptz ...): "2026-01-31T12:00:00Z" (UTC), or null */
 #define NGX_HTTP_FLUENTAI_UTC                                                 \
@@ -52,11 +61,13 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "WITH u AS ("
         " INSERT INTO users (email, name, hashed_password)"
         " VALUES ($1::text, $2::text, $3::text)"
-        " RETURNING id, email, name, avatar, bio, email_verified_at),"
+        " RETURNING id, email, name, avatar, bio, email_verified_at,"
+        " credential_version),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember, ip, user_agent)"
+        " INSERT INTO sessions (user_id, expires_at, remember,"
+        " credential_version, ip, user_agent)"
         " SELECT id, now() + make_interval(secs => $5::int), true,"
-        " $9::inet, $10::text FROM u"
+        " credential_version, $9::inet, $10::text FROM u"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
@@ -87,37 +98,46 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
       .name = "fluentai_login_user",
       .text =
         "SELECT id, email, name, avatar, bio,"
-        " email_verified_at IS NOT NULL, hashed_password, is_active"
+        " email_verified_at IS NOT NULL, hashed_password, is_active,"
+        " credential_version"
         " FROM users WHERE lower(email) = $1::text",
-      .nparams = 1, .ncolumns = 8, .readonly = 1 },
+      .nparams = 1, .ncolumns = 9, .readonly = 1 },
 
     /*
      * $1 user id, $2 refresh hash, $3 ttl, $4 new password hash or NULL,
-     * $5 the hash that was verified, $6 remember, $7 ip, $8 ua
+     * $5 the hash that was verified, $6 remember, $7 the credential
+     * version read with that hash, $8 ip, $9 ua.  The user's row is locked
+     * first: a password change or deactivation that committed since the
+     * hash was read makes "me" empty (no session); one that comes later
+     * waits for this statement and then ends the new session with the
+     * others.
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGIN_SESSION] = {
       .name = "fluentai_login_session",
       .text =
-        "WITH h AS ("
+        "WITH me AS ("
+        " SELECT id, credential_version FROM users"
+        " WHERE id = $1::uuid AND is_active AND hashed_password = $5::text"
+        " AND credential_version = $7::int FOR NO KEY UPDATE),"
+        " h AS ("
         " UPDATE users SET hashed_password = $4::text"
-        " WHERE id = $1::uuid AND $4::text IS NOT NULL"
-        " AND hashed_password = $5::text),"
+        " WHERE id IN (SELECT id FROM me) AND $4::text IS NOT NULL),"
         " s AS ("
-        " INSERT INTO sessions (user_id, expires_at, remember, ip, user_agent)"
+        " INSERT INTO sessions (user_id, expires_at, remember,"
+        " credential_version, ip, user_agent)"
         " SELECT id, now() + make_interval(secs => $3::int), $6::bool,"
-        " $7::inet, $8::text"
-        " FROM users WHERE id = $1::uuid AND is_active"
+        " credential_version, $8::inet, $9::text FROM me"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
         " SELECT $2::bytea, id FROM s),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $7::inet AS ip, $8::text AS ua,"
+        " (SELECT $8::inet AS ip, $9::text AS ua,"
         " 'login' AS event, $1::uuid AS user_id, id AS session_id,"
         " jsonb_build_object('remember', $6::bool) AS detail FROM s) e)"
         " SELECT id FROM s",
-      .nparams = 8, .ncolumns = 1, .readonly = 0 },
+      .nparams = 9, .ncolumns = 1, .readonly = 0 },
 
     /*
      * $1 user id or NULL, $2 email, $3 reason, $4 ip, $5 ua: a login that
@@ -137,54 +157,68 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
 
     /*
      * $1 old refresh hash, $2 new refresh hash (the successor), $3 ttl,
-     * $4 short ttl, $5 reuse interval (seconds, 0: off), $6 ip, $7 ua;
-     * status "ok", "reissued" (the parent within the reuse interval),
-     * "reused" or "invalid" (sql/migrations/051)
+     * $4 short ttl, $5 max lifetime, $6 reuse interval (seconds, 0: off),
+     * $7 ip, $8 ua; status "ok", "reissued" (the parent within the reuse
+     * interval), "reused" or "invalid", and the session's end (Unix time)
+     * for "ok" and "reissued" (sql/migrations/051)
      */
 
     [NGX_HTTP_FLUENTAI_SQL_REFRESH] = {
       .name = "fluentai_refresh",
       .text =
         "WITH r AS MATERIALIZED ("
-        " SELECT status, session_id, user_id FROM fluentai_refresh_reuse("
-        "$1::bytea, $2::bytea, $3::int, $4::int, $5::int)),"
+        " SELECT status, session_id, user_id, ends_at"
+        " FROM fluentai_refresh_reuse("
+        "$1::bytea, $2::bytea, $3::int, $4::int, $5::int, $6::int)),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $6::inet AS ip, $7::text AS ua,"
+        " (SELECT $7::inet AS ip, $8::text AS ua,"
         " 'refresh_token_reused' AS event, user_id, session_id,"
         " '{}'::jsonb AS detail FROM r WHERE status = 'reused') e)"
-        " SELECT status, session_id, user_id FROM r",
-      .nparams = 7, .ncolumns = 3, .readonly = 0 },
+        " SELECT status, session_id, user_id, ends_at FROM r",
+      .nparams = 8, .ncolumns = 4, .readonly = 0 },
 
     /*
-     * $1 session id, $2 user id, $3 refresh hash, $4 scope: "local" the
-     * named sessions, "others" the user's other sessions, "global" all;
-     * $5 ip, $6 ua.  The result is the UPDATE's: its row count is the
-     * number of sessions revoked.
+     * $1 session id, $2 user id (a valid access token), $3 refresh hash,
+     * $4 scope, $5 max lifetime, $6 ip, $7 ua.  Only live sessions are
+     * named: the access token's, the refresh token's.  "local" ends the
+     * named sessions; "others" every other session of their user, and
+     * "global" both, need a live credential: the access token, or an
+     * unused refresh token.  A token already rotated ends its own session
+     * only (as presenting it to refresh does: reuse), so a logout racing a
+     * refresh still ends the session, and a stale token never ends the
+     * others.  The result is the UPDATE's: its row count is the number of
+     * sessions revoked.
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGOUT] = {
       .name = "fluentai_logout",
       .text =
         "WITH target AS ("
-        " SELECT id, user_id FROM sessions"
-        " WHERE id = $1::uuid AND user_id = $2::uuid"
-        " UNION"
-        " SELECT s.id, s.user_id FROM refresh_tokens t"
-        " JOIN sessions s ON s.id = t.session_id WHERE t.hash = $3::bytea),"
+        " SELECT s.id, s.user_id, true AS live FROM sessions s JOIN users u"
+        " ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$5")
+        " UNION ALL"
+        " SELECT s.id, s.user_id, t.used_at IS NULL FROM refresh_tokens t"
+        " JOIN sessions s ON s.id = t.session_id JOIN users u"
+        " ON u.id = s.user_id"
+        " WHERE t.hash = $3::bytea AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$5") "),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $5::inet AS ip, $6::text AS ua,"
+        " (SELECT DISTINCT $6::inet AS ip, $7::text AS ua,"
         " 'logout' AS event, user_id, id AS session_id,"
         " jsonb_build_object('scope', $4::text) AS detail FROM target) e)"
         " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
         " WHERE s.revoked_at IS NULL"
         " AND CASE $4::text"
         " WHEN 'local' THEN s.id IN (SELECT id FROM target)"
-        " WHEN 'others' THEN s.user_id IN (SELECT user_id FROM target)"
-        " AND s.id NOT IN (SELECT id FROM target)"
-        " ELSE s.user_id IN (SELECT user_id FROM target) END",
-      .nparams = 6, .ncolumns = 0, .readonly = 0 },
+        " WHEN 'others' THEN s.id NOT IN (SELECT id FROM target)"
+        " AND s.user_id IN (SELECT user_id FROM target WHERE live)"
+        " ELSE s.id IN (SELECT id FROM target)"
+        " OR s.user_id IN (SELECT user_id FROM target WHERE live) END",
+      .nparams = 7, .ncolumns = 0, .readonly = 0 },
 
-    /* $1 session id, $2 user id */
+    /* $1 session id, $2 user id, $3 max lifetime */
 
     [NGX_HTTP_FLUENTAI_SQL_PROFILE] = {
       .name = "fluentai_profile",
@@ -193,12 +227,12 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " u.email_verified_at IS NOT NULL"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK,
-      .nparams = 2, .ncolumns = 6, .readonly = 1 },
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      .nparams = 3, .ncolumns = 6, .readonly = 1 },
 
     /*
      * $1 session id, $2 user id, $3/$5/$7 set name/avatar/bio,
-     * $4/$6/$8 their values
+     * $4/$6/$8 their values, $9 max lifetime
      */
 
     [NGX_HTTP_FLUENTAI_SQL_PROFILE_UPDATE] = {
@@ -211,12 +245,12 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " updated_at = now()"
         " FROM sessions s"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND u.id = s.user_id"
-        " AND " NGX_HTTP_FLUENTAI_SESSION_OK
+        " AND " NGX_HTTP_FLUENTAI_SESSION_OK("$9")
         " RETURNING u.id, u.email, u.name, u.avatar, u.bio,"
         " u.email_verified_at IS NOT NULL",
-      .nparams = 8, .ncolumns = 6, .readonly = 0 },
+      .nparams = 9, .ncolumns = 6, .readonly = 0 },
 
-    /* $1 session id, $2 user id */
+    /* $1 session id, $2 user id, $3 max lifetime */
 
     [NGX_HTTP_FLUENTAI_SQL_PASSWORD_GET] = {
       .name = "fluentai_password_get",
@@ -224,12 +258,15 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "SELECT u.hashed_password"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK,
-      .nparams = 2, .ncolumns = 1, .readonly = 1 },
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      .nparams = 3, .ncolumns = 1, .readonly = 1 },
 
     /*
-     * $1 session id, $2 user id, $3 new hash, $4 the verified hash, $5 ip,
-     * $6 ua
+     * $1 session id, $2 user id, $3 new hash, $4 the verified hash,
+     * $5 max lifetime, $6 ip, $7 ua.  fluentai_set_password() (migration
+     * 010) stores the hash if it is still the verified one, bumps the
+     * credential version, revokes the other sessions and keeps this one
+     * live.  Columns: the live session (0/1), the password changed (0/1).
      */
 
     [NGX_HTTP_FLUENTAI_SQL_PASSWORD_SET] = {
@@ -238,23 +275,17 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "WITH me AS ("
         " SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK "),"
+        NGX_HTTP_FLUENTAI_SESSION_OK("$5") "),"
         " upd AS ("
-        " UPDATE users SET hashed_password = $3::text, updated_at = now()"
-        " WHERE id = $2::uuid AND hashed_password = $4::text"
-        " AND EXISTS (SELECT 1 FROM me)"
-        " RETURNING id),"
-        " rev AS ("
-        " UPDATE sessions SET revoked_at = now(),"
-        " revoke_reason = 'password_changed'"
-        " WHERE user_id IN (SELECT id FROM upd) AND id <> $1::uuid"
-        " AND revoked_at IS NULL),"
+        " SELECT fluentai_set_password($2::uuid, $3::text, $4::text,"
+        " $1::uuid, 'password_changed') AS v FROM me),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $5::inet AS ip, $6::text AS ua,"
-        " 'password_changed' AS event, id AS user_id,"
-        " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd) e)"
-        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM upd)",
-      .nparams = 6, .ncolumns = 2, .readonly = 0 },
+        " (SELECT $6::inet AS ip, $7::text AS ua,"
+        " 'password_changed' AS event, $2::uuid AS user_id,"
+        " $1::uuid AS session_id, '{}'::jsonb AS detail FROM upd"
+        " WHERE v IS NOT NULL) e)"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(v) FROM upd)",
+      .nparams = 7, .ncolumns = 2, .readonly = 0 },
 
     /*
      * Account recovery and email verification: sql/ migration 020 has
@@ -324,19 +355,22 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " last_error = $4::text"
         " WHERE id = $1::bigint AND sent_at IS NULL AND failed_at IS NULL",
       .nparams = 4, .ncolumns = 0, .readonly = 0 },
-    /* $1 session id, $2 user id: "fluentai_auth_jwt session" */
+
+    /* "fluentai_auth_jwt session": $1 session id, $2 user id, $3 max life */
 
     [NGX_HTTP_FLUENTAI_SQL_GATE] = {
       .name = "fluentai_gate",
       .text =
         "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK,
-      .nparams = 2, .ncolumns = 1, .readonly = 1 },
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      .nparams = 3, .ncolumns = 1, .readonly = 1 },
 
     /*
-     * $1 session id, $2 user id: is the caller's session active (0 or 1),
-     * and the user's active sessions as a JSON array, newest first
+     * $1 session id, $2 user id, $3 max lifetime: is the caller's session
+     * live (0 or 1), and the user's live sessions as a JSON array, newest
+     * first; expires_at is the earlier of the sliding expiry and the
+     * absolute end (created_at + max lifetime)
      */
 
     [NGX_HTTP_FLUENTAI_SQL_SESSIONS] = {
@@ -346,13 +380,15 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " SELECT s.id, s.user_id FROM sessions s JOIN users u"
         " ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK ")"
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3") ")"
         " SELECT (SELECT count(*) FROM me),"
         " coalesce((SELECT json_agg(json_build_object("
         "'id', s.id,"
         " 'created_at', to_char(s.created_at" NGX_HTTP_FLUENTAI_UTC ","
         " 'last_used_at', to_char(s.last_used_at" NGX_HTTP_FLUENTAI_UTC ","
-        " 'expires_at', to_char(s.expires_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'expires_at', to_char(least(s.expires_at,"
+        " s.created_at + make_interval(secs => $3::int))"
+        NGX_HTTP_FLUENTAI_UTC ","
         " 'remember', s.remember,"
         " 'user_agent', s.user_agent,"
         " 'ip', host(s.ip),"
@@ -360,13 +396,13 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " ORDER BY s.created_at DESC, s.id)"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.user_id IN (SELECT user_id FROM me) AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK "), '[]')",
-      .nparams = 2, .ncolumns = 2, .readonly = 1 },
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3") "), '[]')",
+      .nparams = 3, .ncolumns = 2, .readonly = 1 },
 
     /*
-     * $1 session id, $2 user id, $3 the session to revoke: is the caller's
-     * session active (0 or 1), and was $3 one of the user's active
-     * sessions, now revoked (0 or 1)
+     * $1 session id, $2 user id, $3 the session to revoke, $4 max
+     * lifetime: is the caller's session live (0 or 1), and was $3 one of
+     * the user's live sessions, now revoked (0 or 1)
      */
 
     [NGX_HTTP_FLUENTAI_SQL_SESSION_DELETE] = {
@@ -375,15 +411,16 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "WITH me AS ("
         " SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
-        NGX_HTTP_FLUENTAI_SESSION_OK "),"
+        NGX_HTTP_FLUENTAI_SESSION_OK("$4") "),"
         " rev AS ("
         " UPDATE sessions s SET revoked_at = now(),"
         " revoke_reason = 'revoked_by_user'"
+        " FROM users u"
         " WHERE s.id = $3::uuid AND s.user_id IN (SELECT user_id FROM me)"
-        " AND s.revoked_at IS NULL AND s.expires_at > now()"
+        " AND u.id = s.user_id AND " NGX_HTTP_FLUENTAI_SESSION_OK("$4")
         " RETURNING s.id)"
         " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM rev)",
-      .nparams = 3, .ncolumns = 2, .readonly = 0 }
+      .nparams = 4, .ncolumns = 2, .readonly = 0 }
 };
 
 

@@ -39,6 +39,8 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_metrics.c
     src/ngx_http_fluentai_audit.c
     src/ngx_http_fluentai_sessions.c
+    src/ngx_http_fluentai_redact.c
+    src/ngx_http_fluentai_wipe.c
 "
 
 # mail: the SMTP client (nginx events only), the outbox sender, the

@@ -174,9 +174,13 @@ is psql("SELECT count(*) FROM fluentai_email_tokens t, fluentai_mail_outbox"
 ok wait_outbox($email, 'sent_at IS NOT NULL AND seed IS NULL'),
     'the outbox row is marked sent and its seed wiped';
 
+my $version = psql('SELECT credential_version FROM users WHERE email = $1',
+                   $email);
 $r = api(POST => '/auth/reset-password',
          json => { token => $token, new_password => $new_pw });
 is $r->{status}, 200, 'reset-password: 200';
+is psql('SELECT credential_version FROM users WHERE email = $1', $email),
+    $version + 1, 'reset bumps the credential version (migration 010)';
 is $r->{json}{success}, JSON::PP::true(), 'reset-password: success';
 ok !exists $r->{json}{access_token}, 'reset-password does not log in';
 
@@ -188,6 +192,14 @@ $r = api(GET => '/auth/profile',
 is $r->{status}, 401, 'old session (register) revoked';
 $r = api(POST => '/auth/refresh', json => { refresh_token => $old{refresh} });
 is $r->{status}, 401, 'old refresh token dead';
+
+# the sessions are dead by their credential version too: a tool that
+# clears revoked_at brings none of them back
+psql('UPDATE sessions SET revoked_at = NULL, revoke_reason = NULL'
+     . ' WHERE user_id = (SELECT id FROM users WHERE email = $1)', $email);
+$r = api(GET => '/auth/profile',
+         headers => { Authorization => "Bearer $old{access}" });
+is $r->{status}, 401, 'an un-revoked pre-reset session stays dead';
 
 $r = api(POST => '/auth/login', json => { email => $email,
                                           password => $old_pw });

@@ -211,6 +211,7 @@ my $A = scratch_db('empty');
             [is_active => 'boolean', 'NO', 'true'],
             [created_at => $TZ, 'NO', 'now()'],
             [updated_at => $TZ, 'NO', 'now()'],
+            [credential_version => 'integer', 'NO', '1'],
             [email_verified_at => $TZ, 'YES', ''],
         ],
         sessions => [
@@ -222,6 +223,7 @@ my $A = scratch_db('empty');
             [revoked_at => $TZ, 'YES', ''],
             [revoke_reason => 'text', 'YES', ''],
             [remember => 'boolean', 'NO', 'true'],
+            [credential_version => 'integer', 'NO', ''],
             [user_agent => 'text', 'YES', ''],          # 050
             [ip => 'inet', 'YES', ''],                  # 050
         ],
@@ -257,11 +259,13 @@ my $A = scratch_db('empty');
     is(psql($A, q{SELECT count(*) FROM pg_indexes WHERE indexname IN
                   ('sessions_user_id_idx', 'refresh_tokens_session_id_idx')}),
        2, '(a) indexes on sessions(user_id), refresh_tokens(session_id)');
-    is(psql($A, q{SELECT pg_get_function_result('fluentai_refresh(bytea,bytea,integer,integer)'::regprocedure)
+    is(psql($A, q{SELECT pg_get_function_result('fluentai_refresh(bytea,bytea,integer,integer,integer)'::regprocedure)
                   || ' ' || provolatile::text FROM pg_proc
-                  WHERE oid = 'fluentai_refresh(bytea,bytea,integer,integer)'::regprocedure}),
-       'TABLE(status text, session_id uuid, user_id uuid) v',
-       '(a) fluentai_refresh(bytea, bytea, integer, integer) signature, VOLATILE');
+                  WHERE oid = 'fluentai_refresh(bytea,bytea,integer,integer,integer)'::regprocedure}),
+       'TABLE(status text, session_id uuid, user_id uuid, ends_at bigint) v',
+       '(a) fluentai_refresh(bytea, bytea, integer, integer, integer) signature, VOLATILE');
+    is(psql($A, q{SELECT count(*) FROM pg_proc WHERE proname = 'fluentai_refresh'}), 1,
+       '(a) one fluentai_refresh (the 4-argument form of 003 is replaced)');
 
     psql($A, q{INSERT INTO users (email, name, hashed_password) VALUES ('x@y.com', 'X', 'h')});
     my ($rc2, undef, $err2) = psql_try($A,

@@ -3,8 +3,10 @@
 # fluentai_refresh_reuse_interval (default 10 s) after its rotation, gets
 # the same successor and a new access token, so concurrent refreshes (two
 # tabs) and a retry after a lost answer converge on one token.  Never an
-# older ancestor, never after the interval, never a revoked or expired
-# session: those revoke (or stay refused) as before.
+# older ancestor, never after the interval, never a session that is not
+# live (revoked, expired, a changed credential version, past
+# fluentai_session_max_lifetime): those revoke (or stay refused) as
+# before, and a reissued access token ends with its session.
 #
 # "After the interval" is made by moving the rotation's time (used_at)
 # back in the database rather than by sleeping.
@@ -189,6 +191,37 @@ SKIP: {
         psql('UPDATE users SET is_active = false WHERE id = $1', $w->{id});
         is refresh($w->{refresh})->{status}, 401,
            'the parent of a deactivated user: 401';
+    };
+
+    subtest 'no reissue for a session that is not live' => sub {
+        my $u = new_user('version');
+        refresh($u->{refresh});
+        psql(q{UPDATE users SET credential_version = credential_version + 1
+               WHERE id = $1}, $u->{id});
+        is refresh($u->{refresh})->{status}, 401,
+           'the parent after a credential version change: 401';
+
+        my $v = new_user('overage');
+        refresh($v->{refresh});
+        psql(q{UPDATE sessions SET created_at = now() - interval '31 days'
+               WHERE id = $1}, $v->{sid});
+        is refresh($v->{refresh})->{status}, 401,
+           'the parent of a session past the maximum lifetime: 401';
+
+        my $w = new_user('nearend');
+        psql(q{UPDATE sessions SET created_at = now() - interval '30 days'
+                                    + interval '120 seconds'
+               WHERE id = $1}, $w->{sid});
+        my $r1 = refresh($w->{refresh});
+        is $r1->{status}, 200, 'two minutes before the end: rotation';
+        my $r2 = refresh($w->{refresh});
+        is $r2->{status}, 200, '... the parent again: reissued';
+        is $r2->{json}{refresh_token}, $r1->{json}{refresh_token},
+           '... the same successor';
+        my $exp = claims($r2->{json}{access_token})->{exp} // 0;
+        cmp_ok $exp, '<=', time + 125,
+           "... its access token ends with the session's end";
+        cmp_ok $exp, '>', time + 60, '... not before';
     };
 
     subtest 'successors are derived, not stored' => sub {

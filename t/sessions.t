@@ -450,6 +450,51 @@ SKIP: {
            '{"all": true} is still global';
     };
 
+    subtest 'logout scopes need a live credential (a rotated token)' => sub {
+        my $u = new_user('scope-dead');
+        my $b = login($u);
+        my $c = login($u);
+        my $r = api(POST => '/auth/refresh',
+                    json => { refresh_token => $b->{refresh} });
+        is $r->{status}, 200, 'session B rotated (its first token is dead)';
+        $r = api(POST => '/auth/logout',
+                 json => { refresh_token => $b->{refresh},
+                           scope => 'others' });
+        is $r->{status}, 200, 'others with the rotated token: 200';
+        ok alive($u->{sid}) && alive($b->{sid}) && alive($c->{sid}),
+           '... ends nothing';
+        $r = api(POST => '/auth/logout',
+                 json => { refresh_token => $b->{refresh},
+                           scope => 'global' });
+        ok !alive($b->{sid}), 'global with the rotated token: its own session';
+        ok alive($u->{sid}) && alive($c->{sid}), '... and never the others';
+    };
+
+    subtest 'sessions past the maximum lifetime' => sub {
+        my $u = new_user('maxlife');
+        my $b = login($u);
+        psql(q{UPDATE sessions SET created_at = now() - interval '31 days'
+               WHERE id = $1}, $b->{sid});
+        my $r = api(GET => '/auth/sessions', headers => bearer($u->{access}));
+        is_deeply [ map { $_->{id} } @{ $r->{json}{sessions} // [] } ],
+            [ $u->{sid} ], 'an over-age session is not listed';
+        $r = api(DELETE => "/auth/sessions/$b->{sid}",
+                 headers => bearer($u->{access}));
+        is $r->{status}, 404, '... nor revoked by DELETE: 404';
+        is api(GET => '/auth/sessions', headers => bearer($b->{access}))
+           ->{status}, 401, '... nor does it list: 401';
+        psql(q{UPDATE sessions SET created_at = now() - interval '30 days'
+                                    + interval '1 hour'
+               WHERE id = $1}, $u->{sid});
+        $r = api(GET => '/auth/sessions', headers => bearer($u->{access}));
+        my $end = psql(q{SELECT to_char((created_at + interval '30 days')
+                                        AT TIME ZONE 'UTC',
+                                        'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                           FROM sessions WHERE id = $1}, $u->{sid});
+        is $r->{json}{sessions}[0]{expires_at}, $end,
+           'expires_at: the absolute end when it comes first';
+    };
+
     subtest 'sessions: CORS' => sub {
         my $u = new_user('cors');
         my $r = api(OPTIONS => "/auth/sessions/$u->{sid}",

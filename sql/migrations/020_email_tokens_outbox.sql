@@ -145,8 +145,10 @@ $$;
 
 -- fluentai_reset_password(hash, new password hash) -> user id or NULL
 -- Consumes a reset token, sets the password, marks the email verified
--- (the mail reached its owner), supersedes the user's other reset tokens
--- and revokes every session of the user.
+-- (the mail reached its owner), supersedes the user's other reset tokens,
+-- bumps the credential version (migration 010: a login verifying the old
+-- password meanwhile gets no session) and revokes every session of the
+-- user.
 CREATE FUNCTION fluentai_reset_password(p_hash bytea, p_password text)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE
@@ -161,9 +163,10 @@ BEGIN
     END IF;
 
     UPDATE users
-       SET hashed_password   = p_password,
-           email_verified_at = coalesce(email_verified_at, now()),
-           updated_at        = now()
+       SET hashed_password    = p_password,
+           credential_version = credential_version + 1,   -- see 010
+           email_verified_at  = coalesce(email_verified_at, now()),
+           updated_at         = now()
      WHERE id = v_uid;
 
     UPDATE fluentai_email_tokens

@@ -20,7 +20,8 @@
 --   will do that work.
 --
 -- login_failed reasons: unknown_email (user_id NULL), invalid_password,
--- inactive.  session_revoked carries no ip/user_agent: the event that caused
+-- inactive, credentials_changed (the password changed or the account was
+-- deactivated while the login was being verified: migration 010).  session_revoked carries no ip/user_agent: the event that caused
 -- it (logout, refresh_token_reused, password_changed, ...) does.
 --
 -- Retention: fluentai_audit_purge() deletes rows older than the database

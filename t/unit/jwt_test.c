@@ -164,7 +164,7 @@ ngx_http_fluentai_test_verify(const char *tok, size_t len, int64_t now)
 {
     ngx_http_fluentai_jwt_claims_t  c;
 
-    return ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    return ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                         (const u_char *) tok, len, now,
                                         NGX_HTTP_FLUENTAI_JWT_LEEWAY, &c);
 }
@@ -316,7 +316,7 @@ ngx_http_fluentai_test_sign(void)
                                      "\"jti\":\"0123456789abcdef\"}") == 0,
                               "payload keys and order");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, (size_t) n,
                                       T_NOW, NGX_HTTP_FLUENTAI_JWT_LEEWAY,
                                       &v);
@@ -327,7 +327,7 @@ ngx_http_fluentai_test_sign(void)
                               && v.iat == c.iat && v.exp == c.exp,
                               "sign -> verify roundtrip, claims equal");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, (size_t) n,
                                       T_NOW, NGX_HTTP_FLUENTAI_JWT_LEEWAY,
                                       NULL);
@@ -335,7 +335,7 @@ ngx_http_fluentai_test_sign(void)
                               "verify accepts c == NULL");
 
     rc = ngx_http_fluentai_jwt_verify((const u_char *) "another-key-of-32-"
-                                      "bytes-or-more!!", 32,
+                                      "bytes-or-more!!", 32, NULL,
                                       (const u_char *) tok, (size_t) n,
                                       T_NOW, NGX_HTTP_FLUENTAI_JWT_LEEWAY,
                                       &v);
@@ -371,7 +371,7 @@ ngx_http_fluentai_test_sign(void)
                               && strcmp(tok, tok2) != 0,
                               "two random jtis differ");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok2, (size_t) n2,
                                       T_NOW, NGX_HTTP_FLUENTAI_JWT_LEEWAY,
                                       &v);
@@ -566,12 +566,13 @@ ngx_http_fluentai_test_claims(void)
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_INVALID,
                               "type missing");
 
-    /* expiry: exp = T_NOW - 100 */
+    /* expiry: exp = T_NOW - 100, iat = T_NOW - 1000 (never ahead) */
 
-    n = ngx_http_fluentai_test_token(T_HDR, T_PLD("access", "1699999900"),
-                                     NULL, tok);
+    n = ngx_http_fluentai_test_token(T_HDR,
+        "{\"sub\":\"" T_SUB "\",\"sid\":\"" T_SID "\",\"type\":\"access\","
+        "\"iat\":1699999000,\"exp\":1699999900,\"jti\":\"abc\"}", NULL, tok);
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, n, T_NOW,
                                       NGX_HTTP_FLUENTAI_JWT_LEEWAY, &c);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_EXPIRED
@@ -580,26 +581,26 @@ ngx_http_fluentai_test_claims(void)
                               && c.exp == 1699999900,
                               "expired beyond leeway: EXPIRED, claims filled");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, n,
                                       T_NOW - 80,
                                       NGX_HTTP_FLUENTAI_JWT_LEEWAY, &c);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_OK,
                               "expired 20 s ago, within leeway: OK");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, n,
                                       1699999900 + 30, 30, &c);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_OK,
                               "exp + leeway == now: OK");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, n,
                                       1699999900 + 31, 30, &c);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_EXPIRED,
                               "exp + leeway == now - 1: EXPIRED");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, n,
                                       1699999900 + 1, -5, &c);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_EXPIRED,
@@ -612,7 +613,7 @@ ngx_http_fluentai_test_claims(void)
 
     n = ngx_http_fluentai_test_token(T_HDR,
         T_PLD("access", "9223372036854775807"), NULL, tok);
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, n, INT64_MAX,
                                       0x7fffffff, &c);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_OK,
@@ -682,7 +683,7 @@ ngx_http_fluentai_test_claims(void)
         "\"iat\":1,\"exp\":1800000000,\"jti\":\""
         "012345678901234567890123456789012345678901234567890123456789012"
         "\"}", NULL, tok);
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       (const u_char *) tok, n, T_NOW,
                                       NGX_HTTP_FLUENTAI_JWT_LEEWAY, &c);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_OK
@@ -709,7 +710,7 @@ ngx_http_fluentai_test_malformed(void)
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_INVALID,
                               "empty token");
 
-    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+    rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, NULL,
                                       NULL, 10, T_NOW, 30, NULL);
     ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_INVALID,
                               "NULL token");
@@ -1012,6 +1013,79 @@ ngx_http_fluentai_test_uuid(void)
 }
 
 
+/* kid pinned to the current key; iat and nbf no more than 30 s ahead */
+
+static void
+ngx_http_fluentai_test_not_yet(void)
+{
+    size_t  n;
+    char    tok[T_MAX];
+
+#define T_PLD_AT(iat, extra)                                                 \
+    "{\"sub\":\"" T_SUB "\",\"sid\":\"" T_SID "\",\"type\":\"access\","  \
+    "\"iat\":" iat ",\"exp\":1700001800,\"jti\":\"abc\"" extra "}"
+
+    n = ngx_http_fluentai_test_token(T_HDR, T_PLD_OK, NULL, tok);
+
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, "k1",
+                                     (const u_char *) tok, n, T_NOW,
+                                     NGX_HTTP_FLUENTAI_JWT_LEEWAY, NULL)
+        == NGX_HTTP_FLUENTAI_JWT_OK, "kid k1, expected k1: OK");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, "k2",
+                                     (const u_char *) tok, n, T_NOW,
+                                     NGX_HTTP_FLUENTAI_JWT_LEEWAY, NULL)
+        == NGX_HTTP_FLUENTAI_JWT_INVALID,
+        "kid k1, expected k2: INVALID (also right after an OK: cache)");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, "k1",
+                                     (const u_char *) tok, n, T_NOW,
+                                     NGX_HTTP_FLUENTAI_JWT_LEEWAY, NULL)
+        == NGX_HTTP_FLUENTAI_JWT_OK, "kid k1, expected k1 again: OK");
+
+    n = ngx_http_fluentai_test_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+                                     T_PLD_OK, NULL, tok);
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN, "k1",
+                                     (const u_char *) tok, n, T_NOW,
+                                     NGX_HTTP_FLUENTAI_JWT_LEEWAY, NULL)
+        == NGX_HTTP_FLUENTAI_JWT_OK, "no kid, expected k1: OK (one key)");
+
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_test_craft(T_HDR, T_PLD_AT("1700000030", ""), NULL)
+        == NGX_HTTP_FLUENTAI_JWT_OK, "iat now + 30: OK (leeway)");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_test_craft(T_HDR, T_PLD_AT("1700000031", ""), NULL)
+        == NGX_HTTP_FLUENTAI_JWT_INVALID, "iat now + 31: INVALID");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_test_craft(T_HDR,
+                                     T_PLD_AT("9223372036854775807", ""),
+                                     NULL)
+        == NGX_HTTP_FLUENTAI_JWT_INVALID, "iat INT64_MAX: INVALID");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_test_craft(T_HDR,
+            T_PLD_AT("1700000000", ",\"nbf\":1700000030"), NULL)
+        == NGX_HTTP_FLUENTAI_JWT_OK, "nbf now + 30: OK (leeway)");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_test_craft(T_HDR,
+            T_PLD_AT("1700000000", ",\"nbf\":1700000031"), NULL)
+        == NGX_HTTP_FLUENTAI_JWT_INVALID, "nbf now + 31: INVALID");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_test_craft(T_HDR,
+                                     T_PLD_AT("1700000000", ",\"nbf\":\"0\""),
+                                     NULL)
+        == NGX_HTTP_FLUENTAI_JWT_INVALID, "nbf a string: INVALID");
+    ngx_http_fluentai_test_ok(
+        ngx_http_fluentai_test_craft(T_HDR,
+                                     T_PLD_AT("1700000000", ",\"nbf\":1"),
+                                     NULL)
+        == NGX_HTTP_FLUENTAI_JWT_OK, "nbf in the past: OK");
+
+#undef T_PLD_AT
+}
+
+
 int
 main(void)
 {
@@ -1024,6 +1098,7 @@ main(void)
     ngx_http_fluentai_test_mutate();
     ngx_http_fluentai_test_bearer();
     ngx_http_fluentai_test_uuid();
+    ngx_http_fluentai_test_not_yet();
 
     return ngx_http_fluentai_test_done();
 }
