@@ -39,16 +39,24 @@ static char *ngx_http_fluentai_allow(ngx_conf_t *cf,
 static char *ngx_http_fluentai_unknown_endpoint(ngx_conf_t *cf,
     ngx_str_t *name);
 static ngx_int_t ngx_http_fluentai_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_fluentai_auth_jwt_modes[] = {
+    { ngx_string("off"), NGX_HTTP_FLUENTAI_GATE_OFF },
+    { ngx_string("on"), NGX_HTTP_FLUENTAI_GATE_ON },
+    { ngx_string("session"), NGX_HTTP_FLUENTAI_GATE_SESSION },
+    { ngx_null_string, 0 }
+};
 static void ngx_http_fluentai_exit_process(ngx_cycle_t *cycle);
 
 
 /*
  * The endpoint table: what an endpoint is.  "fluentai_endpoint NAME"
  * mounts one; its Allow header (the methods, in this order: GET, HEAD,
- * POST, PUT, then OPTIONS, which every endpoint answers) and the list of
- * names "nginx -t" gives for an unknown one are made from it, and
- * t/openapi.t reads it.  GET and HEAD run .get; POST and PUT read the
- * JSON body and run .post; a body that is not required may be empty.
+ * POST, PUT, DELETE, then OPTIONS, which every endpoint answers) and the
+ * list of names "nginx -t" gives for an unknown one are made from it, and
+ * t/openapi.t reads it.  GET and HEAD run .get; POST, PUT and DELETE read
+ * the JSON body and run .post; a body that is not required may be empty.
  */
 
 static ngx_http_fluentai_endpoint_t  ngx_http_fluentai_endpoints[] = {
@@ -90,6 +98,12 @@ static ngx_http_fluentai_endpoint_t  ngx_http_fluentai_endpoints[] = {
 
     { ngx_string("resend_verification"), NGX_HTTP_POST,
       NULL, ngx_http_fluentai_resend_verification, 1 },
+
+    { ngx_string("sessions"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_fluentai_sessions, NULL, 0 },
+
+    { ngx_string("session"), NGX_HTTP_DELETE,
+      NULL, ngx_http_fluentai_session_delete, 0 },
 
     { ngx_null_string, 0, NULL, NULL, 0 }
 };
@@ -158,6 +172,13 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_fluentai_main_conf_t, short_ttl),
+      NULL },
+
+    { ngx_string("fluentai_refresh_reuse_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fluentai_main_conf_t, reuse_interval),
       NULL },
 
     { ngx_string("fluentai_session_max_lifetime"),
@@ -231,11 +252,11 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       NULL },
 
     { ngx_string("fluentai_auth_jwt"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fluentai_auth_jwt,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fluentai_loc_conf_t, auth_jwt),
-      NULL },
+      &ngx_http_fluentai_auth_jwt_modes },
 
       ngx_null_command
 };
@@ -303,6 +324,7 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->login_failure_delay = NGX_CONF_UNSET_MSEC;
     mcf->throttle_max = NGX_CONF_UNSET;
     mcf->throttle_window = NGX_CONF_UNSET;
+    mcf->reuse_interval = NGX_CONF_UNSET;
     mcf->max_lifetime = NGX_CONF_UNSET;
     mcf->db.stmt_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -326,6 +348,7 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->login_failure_delay, 1000);
     ngx_conf_init_value(mcf->throttle_max, 100);
     ngx_conf_init_value(mcf->throttle_window, 3600);
+    ngx_conf_init_value(mcf->reuse_interval, 10);
     ngx_conf_init_value(mcf->max_lifetime, 30 * 86400);
 
     if (mcf->max_lifetime < 1 || mcf->max_lifetime > NGX_MAX_INT32_VALUE) {
@@ -365,6 +388,13 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (mcf->endpoints == 0 && !mcf->jwt_used) {
         return NGX_CONF_OK;
+    }
+
+    if (mcf->gate_session && mcf->db.conninfo.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fluentai_database\" is required by "
+                      "\"fluentai_auth_jwt session\"");
+        return NGX_CONF_ERROR;
     }
 
     if (mcf->secret.len == 0) {
@@ -415,7 +445,7 @@ ngx_http_fluentai_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    lcf->auth_jwt = NGX_CONF_UNSET;
+    lcf->auth_jwt = NGX_CONF_UNSET_UINT;
 
     return lcf;
 }
@@ -430,7 +460,8 @@ ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_fluentai_main_conf_t  *mcf;
 
-    ngx_conf_merge_value(conf->auth_jwt, prev->auth_jwt, 0);
+    ngx_conf_merge_uint_value(conf->auth_jwt, prev->auth_jwt,
+                              NGX_HTTP_FLUENTAI_GATE_OFF);
 
     /* where the module is used, every error log line is redacted */
 
@@ -782,14 +813,16 @@ ngx_http_fluentai_allow(ngx_conf_t *cf, ngx_http_fluentai_loc_conf_t *lcf)
     ngx_uint_t   i;
 
     static ngx_uint_t  methods[] = {
-        NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_POST, NGX_HTTP_PUT
+        NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_POST, NGX_HTTP_PUT,
+        NGX_HTTP_DELETE
     };
     static ngx_str_t   names[] = {
         ngx_string("GET, "), ngx_string("HEAD, "), ngx_string("POST, "),
-        ngx_string("PUT, ")
+        ngx_string("PUT, "), ngx_string("DELETE, ")
     };
 
-    p = ngx_pnalloc(cf->pool, sizeof("GET, HEAD, POST, PUT, OPTIONS") - 1);
+    p = ngx_pnalloc(cf->pool,
+                    sizeof("GET, HEAD, POST, PUT, DELETE, OPTIONS") - 1);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -837,19 +870,27 @@ ngx_http_fluentai_unknown_endpoint(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+/* "fluentai_auth_jwt off | on | session" */
+
 static char *
 ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_fluentai_loc_conf_t *lcf = conf;
+
     char                           *rv;
     ngx_http_fluentai_main_conf_t  *mcf;
 
-    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
     mcf->jwt_used = 1;
+
+    if (lcf->auth_jwt == NGX_HTTP_FLUENTAI_GATE_SESSION) {
+        mcf->gate_session = 1;
+    }
 
     return NGX_CONF_OK;
 }

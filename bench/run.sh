@@ -37,7 +37,7 @@ BUDGET=${BENCH_BUDGET:-290}
 FSYNC=${BENCH_FSYNC:-off}
 PACE=${BENCH_PACE:-50}                     # paced load, % of saturation
 PERF=${BENCH_PERF:-0}                      # 1: perf record the workers
-PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 7 8} "     # a subset, for development
+PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 7 8 9} "   # a subset, for development
 PORT_BASE=${BENCH_PORT_BASE:-}             # nginx, PostgreSQL, PgBouncer
                                            # on BASE, +1, +2 (else free)
 METRICS=on                                 # fluentai_metrics (phase 8)
@@ -266,7 +266,8 @@ REFRESH_SQL=$(perl "$BENCH/sql_of.pl" "$SQL_FILE" fluentai_refresh)
 } > "$D/out/profile.pgbench"
 
 # refresh: $1 old hash, $2 new hash, $3 ttl, $4 short ttl, $5 max lifetime
-# (30 days), $6/$7 the audit trail's address and user agent.  Client c walks
+# (30 days), $6 reuse interval, $7/$8 the audit trail's address and user
+# agent.  Client c walks
 # its own chain sha256('pg:c:0') -> sha256('pg:c:1') -> ...; the hashes are
 # computed by sha256() in the statement (the module sends them as bytea
 # parameters; sha256 of a short string costs about a microsecond).
@@ -277,8 +278,8 @@ NEW="sha256(convert_to('pg:' || :client_id::text || ':' || :n::text, 'UTF8'))"
     printf '%s;\n' "$(printf '%s' "$REFRESH_SQL" \
                       | sed -e "s/\\\$1/$OLD/" -e "s/\\\$2/$NEW/" \
                             -e 's/\$3/:ttl/' -e 's/\$4/:short/' \
-                            -e 's/\$5/2592000/' \
-                            -e "s/\\\$6/'127.0.0.1'/" -e "s/\\\$7/'pgbench'/")"
+                            -e 's/\$5/2592000/' -e 's/\$6/:reuse/' \
+                            -e "s/\\\$7/'127.0.0.1'/" -e "s/\\\$8/'pgbench'/")"
     echo '\set k :n'
 } > "$D/out/refresh.pgbench"
 
@@ -291,6 +292,8 @@ NGX_PID_FILE="$D/nginx/nginx.pid"
 
 write_conf() {
     local body=$1
+    mkdir -p "$D/www"
+    printf '%s' "$body" > "$D/www/f"
     cat > "$D/nginx/nginx.conf.new" <<EOF
 # written by bench/run.sh
 load_module $MODULE;
@@ -340,6 +343,16 @@ http {
             add_header Cache-Control no-store;
             add_header Vary Origin;
             return 200 '$body';
+        }
+
+        # 9. the gate: the same body as a static file (the access phase
+        # runs before it, it never runs before \`return\`), behind no gate,
+        # "fluentai_auth_jwt on" and "fluentai_auth_jwt session"
+        location /bench/gate-none/    { alias $D/www/; }
+        location /bench/gate-on/      { fluentai_auth_jwt on; alias $D/www/; }
+        location /bench/gate-session/ {
+            fluentai_auth_jwt session;
+            alias $D/www/;
         }
     }
 }
@@ -690,7 +703,7 @@ R[refresh.revoked]=$(q -c "SELECT count(*) FROM bench_chains c
 
 log "4b. pgbench, the refresh statement, $CONNS clients"
 run_pgbench pg_refresh "$D/out/refresh.pgbench" \
-    -D k=0 -D ttl="$REFRESH_TTL" -D short="$SHORT_TTL"
+    -D k=0 -D ttl="$REFRESH_TTL" -D short="$SHORT_TTL" -D reuse=10
 R[pg_refresh.rotated]=$(q -c "SELECT count(*) FROM bench_pg_chains c
     JOIN refresh_tokens t ON t.session_id = c.sid WHERE t.used_at IS NOT NULL")
 R[pg_refresh.revoked]=$(q -c "SELECT count(*) FROM bench_pg_chains c
@@ -828,6 +841,20 @@ done
 fi
 
 # ---------------------------------------------------------------------------
+# 9. the gate: "fluentai_auth_jwt session" (a query per request) next to
+#    "on" (stateless), the same static file without a gate, and return 200
+
+if phase 9; then
+record "# 9. gate: return 200; static file without a gate, \"on\", \"session\""
+log "9. gate, $CONNS connections, ${DURATION}s each"
+run_wrk gate_return static.lua "$CONNS" "$DURATION"
+for g in none on session; do
+    run_wrk "gate_$g" static.lua "$CONNS" "$DURATION" \
+        BENCH_PATH="/bench/gate-$g/f"
+done
+fi
+
+# ---------------------------------------------------------------------------
 # 5. memory: worker RSS before and after MEM_REQUESTS profile requests, in
 # loads of at most 15 s, as many as the budget leaves
 
@@ -953,6 +980,8 @@ echo "| 7 | GET /auth/profile through PgBouncer (transaction mode, \`fluentai_da
 echo "| 7 | POST /auth/refresh through PgBouncer, $CONNS connections, own chains: rotations/s | $(num "$BOUNCER_REFRESH_RATE") | direct (4): $(num "$REFRESH_RATE")/s | $(ratio "$BOUNCER_REFRESH_RATE" "$REFRESH_RATE") | $(ratio "$(cpu_all refresh)" "$(cpu_all bouncer_refresh)") | - | info |"
 echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $POOL_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
 echo "| 8 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
+echo "| 9 | gate \`fluentai_auth_jwt session\` (a session query per request), $CONNS connections: req/s | $(num "${R[gate_session.rps]:-}") | \`on\` (stateless): $(num "${R[gate_on.rps]:-}"); no gate: $(num "${R[gate_none.rps]:-}"); \`return 200\`: $(num "${R[gate_return.rps]:-}") req/s | $(ratio "${R[gate_session.rps]:-}" "${R[gate_on.rps]:-}") of \`on\`, $(ratio "${R[gate_session.rps]:-}" "${R[gate_return.rps]:-}") of \`return 200\` | $(ratio "$(cpu_all gate_on)" "$(cpu_all gate_session)") | - | info |"
+echo "| 9 | gate p50 / p99: \`session\` | $(ms "${R[gate_session.p50_us]:-}") / $(ms "${R[gate_session.p99_us]:-}") ms | \`on\` $(ms "${R[gate_on.p50_us]:-}") / $(ms "${R[gate_on.p99_us]:-}") ms; no gate $(ms "${R[gate_none.p50_us]:-}") / $(ms "${R[gate_none.p99_us]:-}") ms; \`return 200\` $(ms "${R[gate_return.p50_us]:-}") / $(ms "${R[gate_return.p99_us]:-}") ms | - | - | - | info |"
 echo
 echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES. Through PgBouncer: profile $(errs bouncer_profile), refresh $(errs bouncer_refresh) (broken chains ${R[bouncer_refresh.failures]:-n/a}, sessions revoked ${R[bouncer_refresh.revoked]:-n/a})."
 echo

@@ -29,6 +29,11 @@
 #define NGX_HTTP_FLUENTAI_SECRET_MIN       32
 #define NGX_HTTP_FLUENTAI_UNPROCESSABLE    422
 
+/* "fluentai_auth_jwt": off, on (stateless), session (and the database) */
+#define NGX_HTTP_FLUENTAI_GATE_OFF         0
+#define NGX_HTTP_FLUENTAI_GATE_ON          1
+#define NGX_HTTP_FLUENTAI_GATE_SESSION     2
+
 
 /* a step of a request: an endpoint, or a continuation after a hash */
 typedef void (*ngx_http_fluentai_step_pt)(ngx_http_request_t *r);
@@ -43,7 +48,7 @@ typedef struct {
     ngx_str_t                       name;       /* "fluentai_endpoint" */
     ngx_uint_t                      methods;    /* OPTIONS always too */
     ngx_http_fluentai_step_pt       get;        /* GET, HEAD */
-    ngx_http_fluentai_step_pt       post;       /* POST or PUT: a body */
+    ngx_http_fluentai_step_pt       post;       /* POST, PUT, DELETE */
     unsigned                        body_required:1;
 } ngx_http_fluentai_endpoint_t;
 
@@ -53,10 +58,12 @@ typedef struct {
 
     ngx_str_t                       secret;
     u_char                          kid[17];
+    u_char                          successor_key[32]; /* conf.c */
 
     time_t                          access_ttl;
     time_t                          refresh_ttl;
     time_t                          short_ttl;
+    time_t                          reuse_interval;
     time_t                          max_lifetime;    /* of a session */
 
     ngx_http_fluentai_argon2_t      argon2;
@@ -80,6 +87,7 @@ typedef struct {
 
     ngx_uint_t                      endpoints;       /* number mounted */
     ngx_uint_t                      jwt_used;
+    ngx_uint_t                      gate_session;    /* "session" used */
     ngx_str_t                      *conf_file;
     ngx_uint_t                      conf_line;
 } ngx_http_fluentai_main_conf_t;
@@ -88,7 +96,7 @@ typedef struct {
 typedef struct {
     ngx_http_fluentai_endpoint_t   *endpoint;        /* NULL: none */
     ngx_str_t                       allow;           /* "GET, ..., OPTIONS" */
-    ngx_flag_t                      auth_jwt;
+    ngx_uint_t                      auth_jwt;        /* GATE_* */
     ngx_flag_t                      error_page;      /* fluentai_error_page */
     ngx_str_t                       retry_after;     /* its 429's header */
 } ngx_http_fluentai_loc_conf_t;
@@ -120,6 +128,8 @@ typedef struct {
     ngx_str_t                       raw_args;        /* before redaction */
     time_t                          session_end;     /* 0: unknown */
     ngx_flag_t                      active;
+    const char                     *gate_code;       /* session check */
+    const char                     *logout_scope;    /* local, others, ... */
 
     ngx_msec_t                      login_start;     /* see brute.c */
     ngx_event_t                     delay_timer;
@@ -131,12 +141,13 @@ typedef struct {
 
     unsigned                        query_sync:1;
     unsigned                        query_failures:1; /* done gets NULL */
-    unsigned                        logout_all:1;
     unsigned                        has_bearer:1;
     unsigned                        has_refresh:1;
     unsigned                        email_verified:1; /* login */
     unsigned                        mail_queued:1;    /* register */
     ngx_uint_t                      mail_kind;        /* recovery.c */
+    unsigned                        gate:2;          /* 1 waits, 2 done */
+    unsigned                        reissued:1;      /* refresh, metrics */
 } ngx_http_fluentai_ctx_t;
 
 
@@ -291,6 +302,10 @@ void ngx_http_fluentai_reset_password(ngx_http_request_t *r);
 void ngx_http_fluentai_verify_email(ngx_http_request_t *r);
 void ngx_http_fluentai_resend_verification(ngx_http_request_t *r);
 void ngx_http_fluentai_health(ngx_http_request_t *r);
+
+/* sessions.c: GET /auth/sessions, DELETE /auth/sessions/{id} */
+void ngx_http_fluentai_sessions(ngx_http_request_t *r);
+void ngx_http_fluentai_session_delete(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_FLUENTAI_H_INCLUDED_ */

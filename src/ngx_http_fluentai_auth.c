@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_fluentai_refresh_token(ngx_http_request_t *r,
 static void ngx_http_fluentai_logout_done(ngx_http_request_t *r,
     PGresult *res);
 static void ngx_http_fluentai_logged_out(ngx_http_request_t *r);
+static const char *ngx_http_fluentai_logout_scope(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx);
 
 
 void
@@ -455,7 +457,17 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_fluentai_new_refresh_token(r, ctx) != NGX_OK) {
+    /* the successor: the same one for a retry within the reuse interval */
+
+    if (ngx_http_fluentai_refresh_token_successor(ctx->mcf->successor_key,
+                                                  32, token.data, token.len,
+                                                  ctx->refresh,
+                                                  sizeof(ctx->refresh),
+                                                  ctx->refresh_hash)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "fluentai: HMAC() failed");
         ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "internal_error", NULL);
         return;
@@ -471,7 +483,8 @@ ngx_http_fluentai_refresh(ngx_http_request_t *r)
     ngx_http_fluentai_param_int(r->pool, q, 2, ctx->mcf->refresh_ttl);
     ngx_http_fluentai_param_int(r->pool, q, 3, ctx->mcf->short_ttl);
     ngx_http_fluentai_param_max(r, q, 4);
-    ngx_http_fluentai_audit_params(r, q, 5);
+    ngx_http_fluentai_param_int(r->pool, q, 5, ctx->mcf->reuse_interval);
+    ngx_http_fluentai_audit_params(r, q, 6);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_refresh_done);
 }
@@ -522,7 +535,13 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
 
     status = PQgetvalue(res, 0, 0);
 
-    if (ngx_strcmp(status, "ok") == 0) {
+    /* "reissued": the parent again, within the reuse interval */
+
+    if (ngx_strcmp(status, "reissued") == 0) {
+        ctx->reissued = 1;
+    }
+
+    if (ngx_strcmp(status, "ok") == 0 || ctx->reissued) {
         ctx->session_end = ngx_atotm((u_char *) PQgetvalue(res, 0, 3),
                                      PQgetlength(res, 0, 3));
         if (ctx->session_end == NGX_ERROR) {
@@ -554,17 +573,19 @@ ngx_http_fluentai_refresh_done(ngx_http_request_t *r, PGresult *res)
 /*
  * Always 200 (as the original), but the live session named by a valid
  * (unexpired) bearer token and/or by the body's refresh token is revoked
- * first.  {"all": true} or ?scope=all revokes all of the user's sessions,
- * named by a live credential only: the access token, or an unused refresh
- * token (a rotated one ends its own session only, as reuse).  See the
- * statement in sql.c.
+ * first.  {"scope": "local"} (the default) ends that session, "others"
+ * every other session of its user, "global" all of them ({"all": true}
+ * and ?scope=all or ?scope=global too); another scope is a 422.  Others
+ * and global need a live credential: the access token, or an unused
+ * refresh token (a rotated one ends its own session only, as reuse).  See
+ * the statement in sql.c.
  */
 
 void
 ngx_http_fluentai_logout(ngx_http_request_t *r)
 {
     json_t                     *v;
-    ngx_str_t                   scope, token;
+    ngx_str_t                   token;
     ngx_http_fluentai_ctx_t    *ctx;
     ngx_http_fluentai_query_t  *q;
 
@@ -585,11 +606,16 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
         ctx->has_refresh = 1;
     }
 
-    ctx->logout_all = (ctx->body
-                       && json_is_true(json_object_get(ctx->body, "all")))
-                      || (ngx_http_fluentai_arg(r, "scope", &scope) == NGX_OK
-                          && scope.len == 3
-                          && ngx_strncmp(scope.data, "all", 3) == 0);
+    ctx->logout_scope = ngx_http_fluentai_logout_scope(r, ctx);
+
+    if (ctx->logout_scope == NULL) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_FLUENTAI_UNPROCESSABLE,
+                               "validation_failed",
+            ngx_http_fluentai_detail("scope",
+                                     "must be local, others or global",
+                                     "value_error.scope"));
+        return;
+    }
 
     if (!ctx->has_bearer && !ctx->has_refresh) {
         ngx_http_fluentai_logged_out(r);
@@ -610,7 +636,8 @@ ngx_http_fluentai_logout(ngx_http_request_t *r)
                             ngx_strlen(ctx->claims.sub));
     ngx_http_fluentai_param_bin(q, 2, ctx->has_refresh ? ctx->presented : NULL,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
-    ngx_http_fluentai_param(r->pool, q, 3, ctx->logout_all ? "t" : "f", 1);
+    ngx_http_fluentai_param(r->pool, q, 3, ctx->logout_scope,
+                            ngx_strlen(ctx->logout_scope));
     ngx_http_fluentai_param_max(r, q, 4);
     ngx_http_fluentai_audit_params(r, q, 5);
 
@@ -636,6 +663,52 @@ ngx_http_fluentai_logout_done(ngx_http_request_t *r, PGresult *res)
     }
 
     ngx_http_fluentai_logged_out(r);
+}
+
+
+/*
+ * The body's "scope", else "global" for {"all": true}, else the query's
+ * ?scope= (all, global, local, others; anything else is ignored), else
+ * "local".  NULL: the body's scope is not one of the three.
+ */
+
+static const char *
+ngx_http_fluentai_logout_scope(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx)
+{
+    json_t      *v;
+    ngx_str_t    s;
+    ngx_uint_t   i, body;
+
+    static const char  *scopes[] = { "local", "others", "global", "all" };
+
+    v = ctx->body ? json_object_get(ctx->body, "scope") : NULL;
+    body = (v && !json_is_null(v));
+
+    if (body) {
+        if (!json_is_string(v)) {
+            return NULL;
+        }
+
+        s.data = (u_char *) json_string_value(v);
+        s.len = json_string_length(v);
+
+    } else if (ctx->body && json_is_true(json_object_get(ctx->body, "all"))) {
+        return "global";
+
+    } else if (ngx_http_fluentai_arg(r, "scope", &s) != NGX_OK) {
+        return "local";
+    }
+
+    for (i = 0; i < (body ? 3 : 4); i++) {
+        if (s.len == ngx_strlen(scopes[i])
+            && ngx_strncmp(s.data, scopes[i], s.len) == 0)
+        {
+            return (i == 3) ? "global" : scopes[i];
+        }
+    }
+
+    return body ? NULL : "local";
 }
 
 

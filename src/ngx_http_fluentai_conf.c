@@ -7,11 +7,14 @@
 
 #include "ngx_http_fluentai.h"
 
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 
 #define NGX_HTTP_FLUENTAI_SECRET_MAX      4096
 #define NGX_HTTP_FLUENTAI_DUMMY_PASSWORD  "fluentai-dummy-password"
+#define NGX_HTTP_FLUENTAI_SUCCESSOR_LABEL                                     \
+    "fluentai refresh token successor v1"
 
 
 /*
@@ -92,6 +95,18 @@ ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     SHA256(buf, n, digest);
     ngx_hex_dump(mcf->kid, digest, 8);
     mcf->kid[16] = '\0';
+
+    /* the key refresh-token successors are derived with (token.c) */
+
+    if (HMAC(EVP_sha256(), buf, (int) n,
+             (u_char *) NGX_HTTP_FLUENTAI_SUCCESSOR_LABEL,
+             sizeof(NGX_HTTP_FLUENTAI_SUCCESSOR_LABEL) - 1,
+             mcf->successor_key, NULL)
+        == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "HMAC() failed");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -61,6 +61,7 @@ static ngx_http_fluentai_message_t  ngx_http_fluentai_messages[] = {
     { "database_unavailable", "Database is unavailable" },
     { "overloaded", "Server is overloaded, try again later" },
     { "not_found", "Not found" },
+    { "session_not_found", "Session not found" },
     { "internal_error", "Internal server error" },
     { "bad_request", "Bad request" },
     { "forbidden", "Forbidden" },

@@ -136,12 +136,17 @@ static ngx_http_fluentai_counter_t  ngx_http_fluentai_counters[] = {
                                "Refresh token rotations (POST) by outcome.",
                                "rotated", "reused", "invalid"),
 
+    /* the parent again within the reuse interval: the same successor */
+    { "fluentai_refreshes_total",
+      "Refresh token rotations (POST) by outcome.", "outcome", "reissued" },
+
     { NGX_HTTP_FLUENTAI_PASSWORD_CHANGES, "outcome", "changed" },
     { NGX_HTTP_FLUENTAI_PASSWORD_CHANGES, "outcome",
       "current_password_incorrect" },
 
     { NGX_HTTP_FLUENTAI_REVOCATIONS, "reason", "logout" },
-    { NGX_HTTP_FLUENTAI_REVOCATIONS, "reason", "refresh_token_reused" }
+    { NGX_HTTP_FLUENTAI_REVOCATIONS, "reason", "refresh_token_reused" },
+    { NGX_HTTP_FLUENTAI_REVOCATIONS, "reason", "revoked_by_user" }
 };
 
 
@@ -619,6 +624,9 @@ ngx_http_fluentai_metrics_outcome(ngx_http_request_t *r, ngx_uint_t ep,
 
         } else if (status == NGX_HTTP_UNAUTHORIZED) {
             m = NGX_HTTP_FLUENTAI_M_REFRESH_INVALID;
+
+        } else if (status == NGX_HTTP_OK && ctx && ctx->reissued) {
+            m = NGX_HTTP_FLUENTAI_M_REFRESH_REISSUED;
 
         } else {
             /* "invalid" is at invalid_request's place */

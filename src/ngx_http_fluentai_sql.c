@@ -22,6 +22,10 @@
     " AND s.credential_version = u.credential_version"                        \
     " AND s.created_at > now() - make_interval(secs => " max "::int)"
 
+/* to_char(timestamptz ...): "2026-01-31T12:00:00Z" (UTC), or null */
+#define NGX_HTTP_FLUENTAI_UTC                                                 \
+    " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 
 /*
  * The audit trail (sql/migrations/030): a data-modifying CTE that writes
@@ -61,9 +65,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " credential_version),"
         " s AS ("
         " INSERT INTO sessions (user_id, expires_at, remember,"
-        " credential_version)"
+        " credential_version, ip, user_agent)"
         " SELECT id, now() + make_interval(secs => $5::int), true,"
-        " credential_version FROM u"
+        " credential_version, $9::inet, $10::text FROM u"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
@@ -138,9 +142,9 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " WHERE id IN (SELECT id FROM me) AND $4::text IS NOT NULL),"
         " s AS ("
         " INSERT INTO sessions (user_id, expires_at, remember,"
-        " credential_version)"
+        " credential_version, ip, user_agent)"
         " SELECT id, now() + make_interval(secs => $3::int), $6::bool,"
-        " credential_version FROM me"
+        " credential_version, $8::inet, $9::text FROM me"
         " RETURNING id),"
         " t AS ("
         " INSERT INTO refresh_tokens (hash, session_id)"
@@ -172,32 +176,38 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
       .nparams = 5, .ncolumns = 1, .readonly = 0 },
 
     /*
-     * $1 old refresh hash, $2 new refresh hash, $3 ttl, $4 short ttl,
-     * $5 max lifetime, $6 ip, $7 ua
+     * $1 old refresh hash, $2 new refresh hash (the successor), $3 ttl,
+     * $4 short ttl, $5 max lifetime, $6 reuse interval (seconds, 0: off),
+     * $7 ip, $8 ua; status "ok", "reissued" (the parent within the reuse
+     * interval), "reused" or "invalid", and the session's end (Unix time)
+     * for "ok" and "reissued" (sql/migrations/051)
      */
 
     [NGX_HTTP_FLUENTAI_SQL_REFRESH] = {
       .name = "fluentai_refresh",
       .text =
         "WITH r AS MATERIALIZED ("
-        " SELECT status, session_id, user_id, ends_at FROM fluentai_refresh("
-        "$1::bytea, $2::bytea, $3::int, $4::int, $5::int)),"
+        " SELECT status, session_id, user_id, ends_at"
+        " FROM fluentai_refresh_reuse("
+        "$1::bytea, $2::bytea, $3::int, $4::int, $5::int, $6::int)),"
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
-        " (SELECT $6::inet AS ip, $7::text AS ua,"
+        " (SELECT $7::inet AS ip, $8::text AS ua,"
         " 'refresh_token_reused' AS event, user_id, session_id,"
         " '{}'::jsonb AS detail FROM r WHERE status = 'reused') e)"
         " SELECT status, session_id, user_id, ends_at FROM r",
-      .nparams = 7, .ncolumns = 4, .readonly = 0 },
+      .nparams = 8, .ncolumns = 4, .readonly = 0 },
 
     /*
      * $1 session id, $2 user id (a valid access token), $3 refresh hash,
-     * $4 all sessions, $5 max lifetime, $6 ip, $7 ua.  Only live sessions
-     * are named: the access token's, the refresh token's.  "all" needs a
-     * live credential: the access token, or an unused refresh token.  A
-     * token already rotated ends its own session only (as presenting it
-     * to refresh does: reuse), so a logout racing a refresh still ends the
-     * session, and a stale token never ends the others.  The result is
-     * the UPDATE's: its row count is the number of sessions revoked.
+     * $4 scope, $5 max lifetime, $6 ip, $7 ua.  Only live sessions are
+     * named: the access token's, the refresh token's.  "local" ends the
+     * named sessions; "others" every other session of their user, and
+     * "global" both, need a live credential: the access token, or an
+     * unused refresh token.  A token already rotated ends its own session
+     * only (as presenting it to refresh does: reuse), so a logout racing a
+     * refresh still ends the session, and a stale token never ends the
+     * others.  The result is the UPDATE's: its row count is the number of
+     * sessions revoked.
      */
 
     [NGX_HTTP_FLUENTAI_SQL_LOGOUT] = {
@@ -217,12 +227,15 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " a AS (" NGX_HTTP_FLUENTAI_AUDIT
         " (SELECT DISTINCT $6::inet AS ip, $7::text AS ua,"
         " 'logout' AS event, user_id, id AS session_id,"
-        " jsonb_build_object('all', $4::bool) AS detail FROM target) e)"
+        " jsonb_build_object('scope', $4::text) AS detail FROM target) e)"
         " UPDATE sessions s SET revoked_at = now(), revoke_reason = 'logout'"
         " WHERE s.revoked_at IS NULL"
-        " AND (s.id IN (SELECT id FROM target)"
-        " OR ($4::bool"
-        " AND s.user_id IN (SELECT user_id FROM target WHERE live)))",
+        " AND CASE $4::text"
+        " WHEN 'local' THEN s.id IN (SELECT id FROM target)"
+        " WHEN 'others' THEN s.id NOT IN (SELECT id FROM target)"
+        " AND s.user_id IN (SELECT user_id FROM target WHERE live)"
+        " ELSE s.id IN (SELECT id FROM target)"
+        " OR s.user_id IN (SELECT user_id FROM target WHERE live) END",
       .nparams = 7, .ncolumns = 0, .readonly = 0 },
 
     /* $1 session id, $2 user id, $3 max lifetime */
@@ -382,7 +395,73 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " ELSE next_attempt_at END,"
         " last_error = $4::text"
         " WHERE id = $1::bigint AND sent_at IS NULL AND failed_at IS NULL",
-      .nparams = 4, .ncolumns = 0, .readonly = 0 }
+      .nparams = 4, .ncolumns = 0, .readonly = 0 },
+
+    /* "fluentai_auth_jwt session": $1 session id, $2 user id, $3 max life */
+
+    [NGX_HTTP_FLUENTAI_SQL_GATE] = {
+      .name = "fluentai_gate",
+      .text =
+        "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      .nparams = 3, .ncolumns = 1, .readonly = 1 },
+
+    /*
+     * $1 session id, $2 user id, $3 max lifetime: is the caller's session
+     * live (0 or 1), and the user's live sessions as a JSON array, newest
+     * first; expires_at is the earlier of the sliding expiry and the
+     * absolute end (created_at + max lifetime)
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_SESSIONS] = {
+      .name = "fluentai_sessions",
+      .text =
+        "WITH me AS ("
+        " SELECT s.id, s.user_id FROM sessions s JOIN users u"
+        " ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3") ")"
+        " SELECT (SELECT count(*) FROM me),"
+        " coalesce((SELECT json_agg(json_build_object("
+        "'id', s.id,"
+        " 'created_at', to_char(s.created_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'last_used_at', to_char(s.last_used_at" NGX_HTTP_FLUENTAI_UTC ","
+        " 'expires_at', to_char(least(s.expires_at,"
+        " s.created_at + make_interval(secs => $3::int))"
+        NGX_HTTP_FLUENTAI_UTC ","
+        " 'remember', s.remember,"
+        " 'user_agent', s.user_agent,"
+        " 'ip', host(s.ip),"
+        " 'current', s.id = $1::uuid)"
+        " ORDER BY s.created_at DESC, s.id)"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.user_id IN (SELECT user_id FROM me) AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3") "), '[]')",
+      .nparams = 3, .ncolumns = 2, .readonly = 1 },
+
+    /*
+     * $1 session id, $2 user id, $3 the session to revoke, $4 max
+     * lifetime: is the caller's session live (0 or 1), and was $3 one of
+     * the user's live sessions, now revoked (0 or 1)
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_SESSION_DELETE] = {
+      .name = "fluentai_session_delete",
+      .text =
+        "WITH me AS ("
+        " SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$4") "),"
+        " rev AS ("
+        " UPDATE sessions s SET revoked_at = now(),"
+        " revoke_reason = 'revoked_by_user'"
+        " FROM users u"
+        " WHERE s.id = $3::uuid AND s.user_id IN (SELECT user_id FROM me)"
+        " AND u.id = s.user_id AND " NGX_HTTP_FLUENTAI_SESSION_OK("$4")
+        " RETURNING s.id)"
+        " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM rev)",
+      .nparams = 4, .ncolumns = 2, .readonly = 0 }
 };
 
 

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "ngx_http_fluentai_jwt.h"
@@ -54,6 +55,41 @@ ngx_http_fluentai_refresh_token_new(u_char *out, size_t out_cap,
     }
 
     return 0;
+}
+
+
+int
+ngx_http_fluentai_refresh_token_successor(const u_char *key, size_t key_len,
+    const u_char *parent, size_t parent_len, u_char *out, size_t out_cap,
+    u_char hash[NGX_HTTP_FLUENTAI_HASH_LEN])
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  md_len;
+
+    if (key == NULL || parent == NULL || out == NULL || hash == NULL
+        || out_cap < NGX_HTTP_FLUENTAI_REFRESH_LEN + 1)
+    {
+        return -1;
+    }
+
+    md_len = 0;
+
+    if (HMAC(EVP_sha256(), key, (int) key_len, parent, parent_len, md,
+             &md_len)
+        == NULL
+        || md_len != NGX_HTTP_FLUENTAI_REFRESH_BYTES)
+    {
+        return -1;
+    }
+
+    (void) ngx_http_fluentai_b64url_encode(md, NGX_HTTP_FLUENTAI_REFRESH_BYTES,
+                                           out);
+    out[NGX_HTTP_FLUENTAI_REFRESH_LEN] = '\0';
+
+    OPENSSL_cleanse(md, sizeof(md));
+
+    return ngx_http_fluentai_token_sha256(out, NGX_HTTP_FLUENTAI_REFRESH_LEN,
+                                          hash);
 }
 
 

@@ -25,6 +25,17 @@ int ngx_http_fluentai_refresh_token_new(u_char *out, size_t out_cap,
     u_char hash[NGX_HTTP_FLUENTAI_HASH_LEN]);
 
 /*
+ * The successor of a refresh token at rotation: base64url of
+ * HMAC-SHA256(key, parent's 43 characters), 43 characters plus a NUL in
+ * out (cap >= 44), and its SHA-256 in hash.  Deterministic, so that a
+ * retry of the parent within the reuse interval gets the same successor;
+ * without the key it is as unpredictable as a random token.  0 or -1.
+ */
+int ngx_http_fluentai_refresh_token_successor(const u_char *key,
+    size_t key_len, const u_char *parent, size_t parent_len, u_char *out,
+    size_t out_cap, u_char hash[NGX_HTTP_FLUENTAI_HASH_LEN]);
+
+/*
  * Checks a client-supplied token (exactly 43 base64url characters, the
  * last one a valid final character for 32 bytes) and computes its hash.
  * Returns 0, or -1 when the token cannot be one we issued.

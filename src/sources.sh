@@ -40,6 +40,7 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_audit.c
     src/ngx_http_fluentai_blocklist.c
     src/ngx_http_fluentai_brute.c
+    src/ngx_http_fluentai_sessions.c
     src/ngx_http_fluentai_redact.c
     src/ngx_http_fluentai_wipe.c
 "

@@ -18,9 +18,12 @@ use Test::More;
 use FluentAI::Test;
 use IO::Socket::INET ();
 
+# the rotated token presented again must be reuse at once, not a reissue
+# within the reuse interval (that is t/reuse.t's)
 my %CONF = (
     main_config => fluentai_main_config(),
-    http_config => fluentai_http_config(),
+    http_config => fluentai_http_config(
+        extra => "    fluentai_refresh_reuse_interval 0;\n"),
     config      => fluentai_locations(),
 );
 
@@ -201,7 +204,7 @@ is_deeply [ sort @ev[$n .. $#ev] ],
 is api(POST => '/auth/logout', headers => bearer($s[0]{access_token}),
        json => {})->{status}, 200, 'logout';
 is_deeply [ sort @{ events_of($uid) }[-2, -1] ],
-   [ qq{logout|$keep|127.0.0.1|$UA|{"all": false}},
+   [ qq{logout|$keep|127.0.0.1|$UA|{"scope": "local"}},
      qq{session_revoked|$keep|||{"reason": "logout"}} ],
    'logout, and the session it revoked';
 

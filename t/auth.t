@@ -347,7 +347,9 @@ phase_end('A');
 # Phase B: the standard configuration
 # =============================================================================
 
-phase_start(name => 'B');
+# B tests the rotation without a reuse interval (with one: t/reuse.t)
+phase_start(name => 'B', http_config => fluentai_http_config(
+    extra => "    fluentai_refresh_reuse_interval 0;\n"));
 
 # users for phases C and D (fast hashes now; those phases rehash them)
 my @SlowUsers = map { new_user("slow$_") } 1 .. 2;

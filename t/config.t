@@ -176,7 +176,7 @@ GET /health
 GET /x
 --- must_die
 --- error_log
-unknown endpoint "nope" (expected register, login, refresh, logout, profile, user_profile, change_password, health, metrics, forgot_password, reset_password, verify_email or resend_verification)
+unknown endpoint "nope" (expected register, login, refresh, logout, profile, user_profile, change_password, health, metrics, forgot_password, reset_password, verify_email, resend_verification, sessions or session)
 
 
 

@@ -120,7 +120,7 @@ subtest 'nginx.conf.example: its parts' => sub {
          'the /docs block, marked for deletion in production';
     like $EXAMPLE, qr/log_format\s+\w+[^;]*\$fluentai_user_id[^;]*\$fluentai_error_code/s,
          'a log_format with the module\'s variables';
-    like $EXAMPLE, qr/#\s*location[^\n]*\n\s*#\s*fluentai_auth_jwt on;\n\s*#\s*proxy_set_header X-User-Id \$fluentai_user_id;/,
+    like $EXAMPLE, qr/#\s*location[^\n]*\n\s*#\s*fluentai_auth_jwt (?:on|session);\n\s*#\s*proxy_set_header X-User-Id \$fluentai_user_id;/,
          'a (commented) fluentai_auth_jwt example';
 };
 

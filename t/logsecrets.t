@@ -42,10 +42,13 @@ $locations .= <<'EOF';
     }
 EOF
 
+# the rotated token comes back at once: a reuse, not a reissue within the
+# reuse interval
 start_nginx(main_config => fluentai_main_config(),
             http_config => fluentai_http_config(
                 extra => "    limit_req_zone \$binary_remote_addr"
-                         . " zone=fluentai_refresh:1m rate=1r/m;\n"),
+                         . " zone=fluentai_refresh:1m rate=1r/m;\n"
+                         . "    fluentai_refresh_reuse_interval 0;\n"),
             config      => $locations)
     or BAIL_OUT('nginx did not start');
 

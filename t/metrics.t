@@ -6,10 +6,10 @@
 # Two workers (one under valgrind) share the counters through the
 # fluentai_metrics zone.  The test scrapes, sends a known mix of requests
 # (registrations, logins of every outcome, a login throttled by limit_req
-# and answered through error_page, refreshes rotated, reused and invalid,
-# logouts, profiles), scrapes again and checks every counter's increase
-# against what it sent; `promtool check metrics` accepts the output; the
-# gauges settle to idle; a reload keeps the counters; `fluentai_metrics
+# and answered through error_page, refreshes rotated, reissued, reused and
+# invalid, logouts, a session revoked by its user, profiles), scrapes
+# again and checks every counter's increase against what it sent;
+# `promtool check metrics` accepts the output; the gauges settle to idle; a reload keeps the counters; `fluentai_metrics
 # off` turns it all off.
 
 use strict;
@@ -107,8 +107,8 @@ is api(POST => '/auth/login', body => '{', headers =>
 
 # limit_req: burst 1 lets one through at once (rate 1r/m: nothing refills
 # during the test), then two 429s through error_page @throttled
-is login($users[2]{email}, $pw, '/throttled/login')->{status}, 200,
-    'throttled location: first login passes';
+my $t1 = login($users[2]{email}, $pw, '/throttled/login');
+is $t1->{status}, 200, 'throttled location: first login passes';
 is login($users[2]{email}, $pw, '/throttled/login')->{status}, 200,
     'throttled location: the burst';
 is login($users[2]{email}, $pw, '/throttled/login')->{status}, 429,
@@ -120,6 +120,11 @@ is $r1->{status}, 200, 'refresh rotated';
 my $r2 = api(POST => '/auth/refresh',
              json => { refresh_token => $r1->{json}{refresh_token} });
 is $r2->{status}, 200, 'refresh rotated again';
+my $r3 = api(POST => '/auth/refresh',
+             json => { refresh_token => $r1->{json}{refresh_token} });
+is $r3->{status}, 200, 'refresh: the parent again, within the reuse interval';
+is $r3->{json}{refresh_token}, $r2->{json}{refresh_token},
+    'reissued: the same successor';
 is api(POST => '/auth/refresh', json => { refresh_token => $rt })->{status},
     401, 'refresh: reuse of a rotated token';
 is api(POST => '/auth/refresh', json => { refresh_token => 'x' x 43 })
@@ -132,6 +137,15 @@ my $lo = api(POST => '/auth/logout',
 is $lo->{status}, 200, 'logout all';
 
 my $tok = $users[2]{access_token};
+
+# user 2 ends the session of its first throttled-location login
+my (undef, $payload) = split /\./, $t1->{json}{access_token} // '';
+require MIME::Base64;
+my $t1_sid = JSON::PP::decode_json(
+    MIME::Base64::decode_base64url($payload // ''))->{sid} // '';
+is api(DELETE => "/auth/sessions/$t1_sid",
+       headers => { Authorization => "Bearer $tok" })->{status}, 200,
+    'DELETE /auth/sessions/{id}';
 is api(GET => '/auth/profile', headers => { Authorization => "Bearer $tok" })
     ->{status}, 200, "profile $_" for 1 .. 5;
 is api(GET => '/auth/profile')->{status}, 401, "profile without token $_"
@@ -151,9 +165,10 @@ my %want = (
     'fluentai_http_requests_total{endpoint="login",status="401"}' => 4,
     'fluentai_http_requests_total{endpoint="login",status="400"}' => 1,
     'fluentai_http_requests_total{endpoint="login",status="429"}' => 2,
-    'fluentai_http_requests_total{endpoint="refresh",status="200"}' => 2,
+    'fluentai_http_requests_total{endpoint="refresh",status="200"}' => 3,
     'fluentai_http_requests_total{endpoint="refresh",status="401"}' => 2,
     'fluentai_http_requests_total{endpoint="logout",status="200"}' => 1,
+    'fluentai_http_requests_total{endpoint="session",status="200"}' => 1,
     'fluentai_http_requests_total{endpoint="profile",status="200"}' => 5,
     'fluentai_http_requests_total{endpoint="profile",status="401"}' => 2,
     'fluentai_http_requests_total{endpoint="health",status="200"}' => 1,
@@ -168,10 +183,12 @@ my %want = (
     'fluentai_registrations_total{outcome="email_exists"}' => 1,
     'fluentai_registrations_total{outcome="invalid_request"}' => 1,
     'fluentai_refreshes_total{outcome="rotated"}' => 2,
+    'fluentai_refreshes_total{outcome="reissued"}' => 1,
     'fluentai_refreshes_total{outcome="reused"}' => 1,
     'fluentai_refreshes_total{outcome="invalid"}' => 1,
     'fluentai_session_revocations_total{reason="logout"}' => 3,
     'fluentai_session_revocations_total{reason="refresh_token_reused"}' => 1,
+    'fluentai_session_revocations_total{reason="revoked_by_user"}' => 1,
     # one hashing job per register that passed validation, per login that
     # reached the database
     'fluentai_password_hash_seconds_count' => 4 + 4 + 4,
@@ -180,7 +197,7 @@ my %want = (
         => 8,
     'fluentai_db_statement_seconds_count{statement="fluentai_login_session"}'
         => 4,
-    'fluentai_db_statement_seconds_count{statement="fluentai_refresh"}' => 3,
+    'fluentai_db_statement_seconds_count{statement="fluentai_refresh"}' => 4,
     'fluentai_db_statement_seconds_count{statement="fluentai_logout"}' => 1,
     'fluentai_db_statement_seconds_count{statement="fluentai_profile"}' => 5,
 );

@@ -224,6 +224,8 @@ my $A = scratch_db('empty');
             [revoke_reason => 'text', 'YES', ''],
             [remember => 'boolean', 'NO', 'true'],
             [credential_version => 'integer', 'NO', ''],
+            [user_agent => 'text', 'YES', ''],          # 050
+            [ip => 'inet', 'YES', ''],                  # 050
         ],
         refresh_tokens => [
             [hash => 'bytea', 'NO', ''],

@@ -351,14 +351,15 @@ my $HTTP_C = slurp("$TOP/src/ngx_http_fluentai_http.c");
 my $EXAMPLE = slurp("$TOP/nginx.conf.example");
 
 # the endpoint table: names in order, and the Allow header each gets (the
-# module makes it from the methods: GET, HEAD, POST, PUT, then OPTIONS)
+# module makes it from the methods: GET, HEAD, POST, PUT, DELETE, then
+# OPTIONS)
 my ($ep_tbl) = $MOD_C =~ /ngx_http_fluentai_endpoints\[\]\s*=\s*\{(.*?)\n\};/s;
 my (@ENDPOINTS, @ALLOW);
 while (($ep_tbl // '') =~ /\{\s*ngx_string\("(\w+)"\)\s*,\s*([A-Z_|]+)\s*,/g) {
     my ($name, $m) = ($1, $2);
     my %has = map { s/^NGX_HTTP_//r => 1 } split /\|/, $m;
     push @ENDPOINTS, $name;
-    push @ALLOW, join ', ', (grep { $has{$_} } qw(GET HEAD POST PUT)),
+    push @ALLOW, join ', ', (grep { $has{$_} } qw(GET HEAD POST PUT DELETE)),
                             'OPTIONS';
 }
 
@@ -370,7 +371,7 @@ my %MESSAGE = $flat =~ /\{\s*"([a-z_]+)",\s*"((?:[^"\\]|\\.)*)"\s*\}/g;
 # codes the module emits: literal arguments, with their status
 my %STATUS_OF = (
     NGX_HTTP_BAD_REQUEST => 400, NGX_HTTP_UNAUTHORIZED => 401,
-    NGX_HTTP_FORBIDDEN => 403,
+    NGX_HTTP_FORBIDDEN => 403, NGX_HTTP_NOT_FOUND => 404,
     NGX_HTTP_NOT_ALLOWED => 405, NGX_HTTP_CONFLICT => 409,
     NGX_HTTP_REQUEST_ENTITY_TOO_LARGE => 413,
     NGX_HTTP_UNSUPPORTED_MEDIA_TYPE => 415,
@@ -414,10 +415,23 @@ for my $path (sort keys %{ $DOC->{paths} }) {
     }
 }
 
-# the paths nginx.conf.example mounts the endpoints at
+# the paths nginx.conf.example mounts the endpoints at; a prefix location
+# ("^~ /auth/sessions/") serves "/auth/sessions/{id}"
 my %EXAMPLE_PATH;
-while ($EXAMPLE =~ /location\s*=\s*(\S+)\s*\{[^}]*?fluentai_endpoint\s+(\w+)\s*;/g) {
-    $EXAMPLE_PATH{$2} = $1;
+while ($EXAMPLE =~ /location\s*(=|\^~)\s*(\S+)\s*\{[^}]*?fluentai_endpoint\s+(\w+)\s*;/g) {
+    $EXAMPLE_PATH{$3} = $1 eq '=' ? $2 : "$2\{id}";
+}
+
+# the documented path of a live one: "/auth/sessions/<uuid>" is
+# "/auth/sessions/{id}"
+sub doc_path {
+    my ($p) = @_;
+    return $p if $DOC->{paths}{$p};
+    for my $t (keys %{ $DOC->{paths} }) {
+        (my $re = quotemeta $t) =~ s/\\\{\w+\\\}/[^\/]+/g;
+        return $t if $p =~ /^$re\z/;
+    }
+    return $p;
 }
 
 subtest 'document: basics' => sub {
@@ -605,6 +619,7 @@ sub header_ok {
 sub check {
     my ($name, $method, $path, $r, %o) = @_;
     (my $p = $path) =~ s/\?.*//;
+    $p = doc_path($p);
     my $item = $DOC->{paths}{$p};
     ok $item, "$name: $p is documented" or return;
     my $op = $item->{ $method eq 'HEAD' ? 'get' : lc $method };
@@ -930,6 +945,42 @@ SKIP: {
                                                       refresh_token)};
     };
 
+    subtest 'live: sessions' => sub {
+        my $t = $access // '';
+        my $expired = jwt(sub => $claims->{sub}, sid => $claims->{sid},
+                          iat => time - 7200, exp => time - 3600);
+        R('sessions', GET => '/auth/sessions', 200, headers => bearer($t));
+        R('sessions HEAD', HEAD => '/auth/sessions', 200,
+          headers => bearer($t));
+        R('sessions no token', GET => '/auth/sessions', 401,
+          code => 'not_authenticated');
+        R('sessions garbage token', GET => '/auth/sessions', 401,
+          headers => bearer('abc.def.ghi'), code => 'invalid_token');
+        R('sessions expired token', GET => '/auth/sessions', 401,
+          headers => bearer($expired), code => 'token_expired');
+        R('sessions POST', POST => '/auth/sessions', 405,
+          code => 'method_not_allowed');
+        my $r = api(POST => '/auth/login',
+                    json => { email => $email, password => $pw3 });
+        my (undef, $p) = split /\./, $r->{json}{access_token} // '';
+        my $sid = (json_decode(MIME::Base64::decode_base64url($p // ''))
+                   // {})->{sid} // uuid4();
+        R('session revoke', DELETE => "/auth/sessions/$sid", 200,
+          headers => bearer($t));
+        R('session revoke again', DELETE => "/auth/sessions/$sid", 404,
+          headers => bearer($t), code => 'session_not_found');
+        R('session revoke unknown', DELETE => '/auth/sessions/' . uuid4(),
+          404, headers => bearer($t), code => 'session_not_found');
+        R('session revoke no token', DELETE => "/auth/sessions/$sid", 401,
+          code => 'not_authenticated');
+        R('session revoke garbage token', DELETE => "/auth/sessions/$sid",
+          401, headers => bearer('abc.def.ghi'), code => 'invalid_token');
+        R('session revoke expired token', DELETE => "/auth/sessions/$sid",
+          401, headers => bearer($expired), code => 'token_expired');
+        R('session GET', GET => "/auth/sessions/$sid", 405,
+          code => 'method_not_allowed');
+    };
+
     subtest 'live: logout' => sub {
         R('logout, nothing', POST => '/auth/logout', 200);
         R('logout, bad token', POST => '/auth/logout', 200,
@@ -959,6 +1010,16 @@ SKIP: {
                  json => { email => $email, password => $pw3 });
         R('logout ?scope=all', POST => '/auth/logout?scope=all', 200,
           headers => bearer($r->{json}{access_token} // ''));
+        R('logout bad scope', POST => '/auth/logout', 422,
+          json => { scope => 'everything' }, code => 'validation_failed');
+        $r = api(POST => '/auth/login',
+                 json => { email => $email, password => $pw3 });
+        R('logout scope others', POST => '/auth/logout', 200,
+          headers => bearer($r->{json}{access_token} // ''),
+          json => { scope => 'others' });
+        R('logout scope global', POST => '/auth/logout', 200,
+          headers => bearer($r->{json}{access_token} // ''),
+          json => { scope => 'global' });
     };
 
     # recovery and verification: a server that sends mail to a sink and
@@ -1098,6 +1159,10 @@ SKIP: {
         R('profile update, db down', PUT => '/user/profile', 503,
           headers => bearer($t), json => { bio => 'x' },
           code => 'database_unavailable');
+        R('sessions, db down', GET => '/auth/sessions', 503,
+          headers => bearer($t), code => 'database_unavailable');
+        R('session revoke, db down', DELETE => '/auth/sessions/' . uuid4(),
+          503, headers => bearer($t), code => 'database_unavailable');
         R('change password, db down', POST => '/user/change-password', 503,
           headers => bearer($t),
           json => { currentPassword => $pw, newPassword => $pw2 },

@@ -198,8 +198,10 @@ sub login {
 
 # ------------------------------------------------------------- server
 
+# the rotation without a reuse interval (with one: t/reuse.t)
 start_nginx(main_config => fluentai_main_config(threads => 4),
-            http_config => fluentai_http_config(),
+            http_config => fluentai_http_config(
+                extra => "    fluentai_refresh_reuse_interval 0;\n"),
             config      => fluentai_locations())
     or BAIL_OUT('nginx did not start');
 

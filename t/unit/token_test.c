@@ -15,8 +15,10 @@
 
 #include "unit.h"
 
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "ngx_http_fluentai_jwt.h"
 #include "ngx_http_fluentai_token.h"
 
 
@@ -24,6 +26,9 @@
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
+
+
+static void ngx_http_fluentai_test_successor(void);
 
 
 static int
@@ -165,5 +170,64 @@ main(void)
                               "exactly 16 final characters accepted "
                               "(AEIMQUYcgkosw048)");
 
+    ngx_http_fluentai_test_successor();
+
     return ngx_http_fluentai_test_done();
+}
+
+
+/* successors: deterministic, keyed, decodable, HMAC-SHA256 of the parent */
+
+static void
+ngx_http_fluentai_test_successor(void)
+{
+    int            rc;
+    u_char         a[64], b[64], c[64], md[32], expect[64];
+    u_char         ha[32], hb[32], hc[32], hd[32];
+    unsigned int   len;
+
+    static const u_char  key[] = "0123456789abcdef0123456789abcdef";
+    static const u_char  key2[] = "0123456789abcdef0123456789abcdeX";
+    static const u_char  parent[] =
+        "q8Zr0F3n2yJ9pWc1vX7bT4kLmN6sHdQeUaGiOoRtYfE";
+    static const u_char  parent2[] =
+        "q8Zr0F3n2yJ9pWc1vX7bT4kLmN6sHdQeUaGiOoRtYfA";
+
+    rc = ngx_http_fluentai_refresh_token_successor(key, 32, parent, 43, a,
+                                                   sizeof(a), ha);
+    ngx_http_fluentai_test_ok(rc == 0 && strlen((char *) a) == 43
+                              && strspn((char *) a, T_B64) == 43,
+                              "successor: 43 base64url characters");
+
+    rc = ngx_http_fluentai_refresh_token_successor(key, 32, parent, 43, b,
+                                                   sizeof(b), hb);
+    ngx_http_fluentai_test_ok(rc == 0 && strcmp((char *) a, (char *) b) == 0
+                              && memcmp(ha, hb, sizeof(ha)) == 0,
+                              "successor: the same parent, the same one");
+
+    len = 0;
+    HMAC(EVP_sha256(), key, 32, parent, 43, md, &len);
+    ngx_http_fluentai_b64url_encode(md, 32, expect);
+    ngx_http_fluentai_test_ok(len == 32 && memcmp(a, expect, 43) == 0,
+                              "successor: base64url(HMAC-SHA256(key, "
+                              "parent))");
+
+    ngx_http_fluentai_test_ok(ngx_http_fluentai_test_decode((char *) a, 43,
+                                                            hd) == 0
+                              && memcmp(ha, hd, sizeof(ha)) == 0,
+                              "successor: decodes as a token, same hash");
+
+    rc = ngx_http_fluentai_refresh_token_successor(key2, 32, parent, 43, c,
+                                                   sizeof(c), hc);
+    ngx_http_fluentai_test_ok(rc == 0 && strcmp((char *) a, (char *) c) != 0,
+                              "successor: another key, another successor");
+
+    rc = ngx_http_fluentai_refresh_token_successor(key, 32, parent2, 43, c,
+                                                   sizeof(c), hc);
+    ngx_http_fluentai_test_ok(rc == 0 && strcmp((char *) a, (char *) c) != 0,
+                              "successor: another parent, another successor");
+
+    rc = ngx_http_fluentai_refresh_token_successor(key, 32, parent, 43, c,
+                                                   43, hc);
+    ngx_http_fluentai_test_ok(rc == -1, "successor: out too small: -1");
 }

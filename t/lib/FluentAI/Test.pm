@@ -115,12 +115,15 @@ my @Endpoints = (
     ['/auth/reset-password',      'reset_password'],
     ['/auth/verify-email',        'verify_email'],
     ['/auth/resend-verification', 'resend_verification'],
+    ['/auth/sessions',        'sessions'],
+    ['/auth/sessions/',       'session'],     # a prefix: /auth/sessions/{id}
 );
 
 sub fluentai_locations {
     my (%o) = @_;
     return join '', map {
-        "    location = $_->[0] { fluentai_endpoint $_->[1]; }\n"
+        my $m = $_->[0] =~ m{/\z} ? '^~' : '=';
+        "    location $m $_->[0] { fluentai_endpoint $_->[1]; }\n"
     } @Endpoints;
 }
 
