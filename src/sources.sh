@@ -37,6 +37,8 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_change_password.c
     src/ngx_http_fluentai_health.c
     src/ngx_http_fluentai_metrics.c
+    src/ngx_http_fluentai_metrics_log.c
+    src/ngx_http_fluentai_metrics_text.c
     src/ngx_http_fluentai_audit.c
     src/ngx_http_fluentai_blocklist.c
     src/ngx_http_fluentai_brute.c
@@ -65,6 +67,7 @@ FLUENTAI_HDRS="
     src/ngx_http_fluentai_password.h
     src/ngx_http_fluentai_validate.h
     src/ngx_http_fluentai_metrics.h
+    src/ngx_http_fluentai_metrics_int.h
     src/ngx_http_fluentai_mail_msg.h
     src/ngx_http_fluentai_mail_token.h
     src/ngx_http_fluentai_smtp.h
