@@ -7,7 +7,9 @@ FLUENTAI_PURE_SRCS="
     src/ngx_http_fluentai_jwt.c
     src/ngx_http_fluentai_token.c
     src/ngx_http_fluentai_password.c
+    src/ngx_http_fluentai_utf8.c
     src/ngx_http_fluentai_validate.c
+    src/ngx_http_fluentai_validate_syntax.c
     src/ngx_http_fluentai_mail_msg.c
     src/ngx_http_fluentai_mail_token.c
 "
@@ -65,6 +67,7 @@ FLUENTAI_HDRS="
     src/ngx_http_fluentai_jwt.h
     src/ngx_http_fluentai_token.h
     src/ngx_http_fluentai_password.h
+    src/ngx_http_fluentai_utf8.h
     src/ngx_http_fluentai_validate.h
     src/ngx_http_fluentai_metrics.h
     src/ngx_http_fluentai_metrics_int.h
