@@ -11,6 +11,8 @@ FLUENTAI_PURE_SRCS="
     src/ngx_http_fluentai_validate.c
     src/ngx_http_fluentai_validate_syntax.c
     src/ngx_http_fluentai_mail_msg.c
+    src/ngx_http_fluentai_mail_addr.c
+    src/ngx_http_fluentai_mail_tmpl.c
     src/ngx_http_fluentai_mail_token.c
 "
 
@@ -53,6 +55,7 @@ FLUENTAI_HTTP_SRCS="
 # recovery and verification endpoints, the mail module's directives
 FLUENTAI_MAIL_SRCS="
     src/ngx_http_fluentai_smtp.c
+    src/ngx_http_fluentai_smtp_dialog.c
     src/ngx_http_fluentai_outbox.c
     src/ngx_http_fluentai_recovery.c
     src/ngx_http_fluentai_mail_module.c
@@ -74,5 +77,6 @@ FLUENTAI_HDRS="
     src/ngx_http_fluentai_mail_msg.h
     src/ngx_http_fluentai_mail_token.h
     src/ngx_http_fluentai_smtp.h
+    src/ngx_http_fluentai_smtp_int.h
     src/ngx_http_fluentai_mail.h
 "
