@@ -8,7 +8,8 @@
 #      RFC 5322/MIME (Date, Message-ID, From, UTF-8 subject and body, a
 #      Cyrillic name) with a working link -> reset-password -> the new
 #      password logs in, the old one does not, the old sessions are dead,
-#      the email counts as verified; the token works once, also when two
+#      the email counts as verified, the audit trail has password_reset,
+#      a throttled account is unlocked; the token works once, also when two
 #      requests race; only its hash is in the database; no token or link
 #      in any log
 #   2. unknown, inactive and malformed emails: the same answer, the same
@@ -18,7 +19,8 @@
 #      between: still delivered; a 5xx is recorded, not retried
 #   4. at most fluentai_mail_per_hour mails per account and hour
 #   5. fluentai_email_verification on / required: register sends the
-#      verification mail, verify-email, resend-verification,
+#      verification mail, verify-email (audit: email_verified),
+#      resend-verification,
 #      403 email_not_verified only after the password verified
 #   6. STARTTLS with certificate verification and AUTH PLAIN
 
@@ -118,6 +120,16 @@ sub wait_outbox {
     return 0;
 }
 
+# a user's audit rows of one event: "event|session|ip|ua|detail" lines
+sub audit_event {
+    my ($uid, $event) = @_;
+    return psql(q{SELECT event || '|' || coalesce(session_id::text, '')
+                         || '|' || host(ip) || '|' || user_agent || '|'
+                         || detail::text
+                    FROM audit_log WHERE user_id = $1 AND event = $2
+                   ORDER BY id}, $uid, $event);
+}
+
 my @SECRETS;    # tokens and links that must never be logged
 
 # ============================================================ 1. the flow
@@ -208,11 +220,28 @@ is psql('SELECT count(*) FROM fluentai_email_tokens WHERE hash = '
         . "decode(\$1, 'hex') AND used_at IS NULL", sha256_hex($token)),
     1, 'refused: the token is not used up';
 
+# the account is over its login throttle (someone guessed at it)
+psql(q{INSERT INTO login_throttle (email, failures, window_start)
+       VALUES ($1, 1000000, now())}, $email);
+$r = api(POST => '/auth/login', json => { email => $email,
+                                          password => $old_pw });
+is $r->{status}, 429, 'throttled before the reset: 429';
+
+my $uid = psql('SELECT id FROM users WHERE email = $1', $email);
 my $version = psql('SELECT credential_version FROM users WHERE email = $1',
                    $email);
 $r = api(POST => '/auth/reset-password',
          json => { token => $token, new_password => $new_pw });
 is $r->{status}, 200, 'reset-password: 200';
+is audit_event($uid, 'password_reset'),
+   'password_reset||127.0.0.1|fluentai-test/1|{}',
+   'reset: the audit event password_reset, with the client and its agent';
+is psql(q{SELECT count(*) FROM audit_log WHERE user_id = $1
+            AND event = 'session_revoked'
+            AND detail->>'reason' = 'password_reset'}, $uid),
+   2, '... and session_revoked for each session (login, register)';
+is psql('SELECT count(*) FROM login_throttle WHERE email = $1', $email), 0,
+   'reset: the login throttle of the account is gone';
 is psql('SELECT credential_version FROM users WHERE email = $1', $email),
     $version + 1, 'reset bumps the credential version (migration 010)';
 is $r->{json}{success}, JSON::PP::true(), 'reset-password: success';
@@ -254,6 +283,9 @@ $r = api(POST => '/auth/reset-password',
          json => { token => $token, newPassword => 'third password 3' });
 is $r->{status}, 400, 'the token works once';
 is $r->{json}{code}, 'invalid_reset_token', '... invalid_reset_token';
+is psql(q{SELECT count(*) FROM audit_log
+            WHERE event = 'password_reset' AND user_id = $1}, $uid), 1,
+   '... and writes no audit event';
 
 # two resets with one token at the same time: exactly one wins
 
@@ -287,6 +319,9 @@ my @st = sort map {
     $s;
 } @kids;
 is "@st", '200 400', 'two concurrent resets: one 200, one 400';
+is psql(q{SELECT count(*) FROM audit_log
+            WHERE event = 'password_reset' AND user_id = $1}, $uid), 2,
+   '... and one more password_reset event, for the winner only';
 
 # ============================================================ 2. silence
 
@@ -487,6 +522,10 @@ is $r->{json}{code}, 'invalid_verification_token',
     'the older link was superseded';
 $r = api(POST => '/auth/verify-email', json => { token => $vt2 });
 is $r->{status}, 200, 'verify-email: 200';
+my $vuid = psql('SELECT id FROM users WHERE email = $1', $ver);
+is audit_event($vuid, 'email_verified'),
+   'email_verified||127.0.0.1|fluentai-test/1|{}',
+   'verify-email: the audit event email_verified';
 $r = api(GET => '/auth/profile', headers => { Authorization => "Bearer $vat" });
 is_deeply $r->{json}{user}{is_email_verified} // $r->{json}{is_email_verified},
     JSON::PP::true(), 'profile: verified';
@@ -494,6 +533,9 @@ $r = api(POST => '/auth/verify-email', json => { token => $vt2 });
 is $r->{status}, 400, 'verify-email twice: 400';
 is $r->{json}{code}, 'invalid_verification_token',
     '... invalid_verification_token';
+is psql(q{SELECT count(*) FROM audit_log
+            WHERE event = 'email_verified' AND user_id = $1}, $vuid), 1,
+   '... and no second audit event';
 $r = api(POST => '/auth/resend-verification', json => { email => $ver });
 is $r->{status}, 200, 'resend for a verified email: 200';
 ok !defined wait_mail($sink, to => $ver, seen => 2, timeout => 2),
