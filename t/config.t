@@ -14,26 +14,15 @@ use warnings;
 
 use Test::Nginx::Socket 'no_plan';
 use Cwd ();
-use File::Temp ();
+use FluentAI::Files;
 
-my $keys = File::Temp::tempdir('fluentai-config-t-XXXXXX', TMPDIR => 1,
-                               CLEANUP => 1);
-chmod 0755, $keys;
-
-sub write_key {
-    my ($name, $bytes) = @_;
-    open my $fh, '>', "$keys/$name" or die "$keys/$name: $!";
-    binmode $fh;
-    print $fh $bytes;
-    close $fh or die "$keys/$name: $!";
-}
-
-write_key('empty.key', '');
-write_key('short31.key', 'k' x 31);
-# trailing newlines are not part of the secret: 31 bytes + "\n" is short
-write_key('short31-newline.key', ('k' x 31) . "\n");
-write_key('exact32.key', 'k' x 32);
-write_key('exact32-crlf.key', ('k' x 32) . "\r\n");
+my $keys = conf_files('fluentai-config-t',
+    'empty.key'           => '',
+    'short31.key'         => 'k' x 31,
+    # trailing newlines are not part of the secret: 31 bytes + "\n" is short
+    'short31-newline.key' => ('k' x 31) . "\n",
+    'exact32.key'         => 'k' x 32,
+    'exact32-crlf.key'    => ('k' x 32) . "\r\n");
 
 $ENV{TEST_NGINX_FLUENTAI_KEYS} = $keys;
 # nginx resolves relative paths against its prefix: keep this one absolute

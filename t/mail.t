@@ -33,6 +33,7 @@ use FluentAI::Test;
 use FluentAI::Mail;
 use FluentAI::Pg;
 use Digest::SHA qw(sha256_hex);
+use FluentAI::Files;
 use File::Temp qw(tempdir);
 use POSIX ();
 use Time::HiRes qw(time sleep);
@@ -50,15 +51,9 @@ my $URL = 'https://app.example.test';
 my $MAIL_WAIT = 15 * $TF;
 
 # reset-password refuses common passwords like register does (t/blocklist.t)
-my $BLOCKLIST = tempdir('fluentai-mail-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+my $BLOCKLIST = conf_files('fluentai-mail',
+                           'blocklist.txt' => "letmein-please\n")
     . '/blocklist.txt';
-{
-    open my $fh, '>', $BLOCKLIST or die "$BLOCKLIST: $!";
-    print $fh "letmein-please\n";
-    close $fh;
-    chmod 0755, ($BLOCKLIST =~ m{^(.*)/})[0];
-    chmod 0644, $BLOCKLIST;
-}
 
 sub mail_config {
     my (%o) = @_;
@@ -66,7 +61,8 @@ sub mail_config {
     return fluentai_http_config(extra =>
           "    fluentai_public_url $URL/;\n"
         . "    fluentai_password_blocklist $BLOCKLIST;\n"
-        . "    fluentai_mail_from \"FluentAI Test <no-reply\@fluentai.test>\";\n"
+        . "    fluentai_mail_from"
+        . " \"FluentAI Test <no-reply\@fluentai.test>\";\n"
         . "    fluentai_smtp_relay " . ($o{relay} // "127.0.0.1:$port") . ";\n"
         . "    fluentai_smtp_timeout " . ($o{timeout} // '5s') . ";\n"
         . "    fluentai_mail_retry 1s 2s;\n"
@@ -164,7 +160,9 @@ is $m->{envelope}{mail_from}, 'no-reply@fluentai.test',
     'envelope: the configured sender';
 
 my $h = $m->{headers};
-like $h->{date}, qr/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d \+0000$/,
+like $h->{date}, qr/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun),\ \d\d
+                   \ (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)
+                   \ \d{4}\ \d\d:\d\d:\d\d\ \+0000$/x,
     'Date: RFC 5322';
 like $h->{'message-id'}, qr/^<fluentai\.\d+\.\d+\@fluentai\.test>$/,
     'Message-ID on the From domain';
@@ -453,7 +451,8 @@ SKIP: {
     my $again = wait_mail($sink, to => $crash, seen => 1, timeout => 45);
     ok $again, 'the mail is sent again after its lease';
     is $again && $again->{headers}{'message-id'},
-       $first && $first->{headers}{'message-id'}, '... with the same Message-ID';
+       $first && $first->{headers}{'message-id'},
+       '... with the same Message-ID';
     ok wait_outbox($crash, 'sent_at IS NOT NULL'), '... and recorded as sent';
     push @SECRETS, token_of($first, '/reset-password') // '' if $first;
     stop_nginx(allow => qr/exited on signal 9/);

@@ -10,26 +10,15 @@ use warnings;
 
 use Test::Nginx::Socket 'no_plan';
 use Cwd ();
-use File::Temp ();
+use FluentAI::Files;
 
-my $dir = File::Temp::tempdir('fluentai-mail-config-XXXXXX', TMPDIR => 1,
-                              CLEANUP => 1);
-chmod 0755, $dir;
-
-sub write_file {
-    my ($name, $bytes) = @_;
-    open my $fh, '>', "$dir/$name" or die "$dir/$name: $!";
-    binmode $fh;
-    print $fh $bytes;
-    close $fh or die "$dir/$name: $!";
-}
-
-write_file('good.txt', "Subject: Hi {{name}}\n\nOpen {{link}} ({{lifetime}})\n");
-write_file('nolink.txt', "Subject: Hi\n\nNo link here\n");
-write_file('nosubject.txt', "Hi\n\n{{link}}\n");
-write_file('latin1.txt', "Subject: Gr\xfc\xdfe\n\n{{link}}\n");
-write_file('auth', "mailer:secret\n");
-write_file('auth-bad', "no colon here\n");
+my $dir = conf_files('fluentai-mail-config',
+    'good.txt'      => "Subject: Hi {{name}}\n\nOpen {{link}} ({{lifetime}})\n",
+    'nolink.txt'    => "Subject: Hi\n\nNo link here\n",
+    'nosubject.txt' => "Hi\n\n{{link}}\n",
+    'latin1.txt'    => "Subject: Gr\xfc\xdfe\n\n{{link}}\n",
+    'auth'          => "mailer:secret\n",
+    'auth-bad'      => "no colon here\n");
 
 $ENV{TEST_NGINX_FLUENTAI_MAIL} = $dir;
 $ENV{TEST_NGINX_DATA} //= Cwd::abs_path('t/data');
