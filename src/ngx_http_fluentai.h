@@ -303,9 +303,9 @@ ngx_int_t ngx_http_fluentai_new_password_or_fail(ngx_http_request_t *r,
 /* brute.c: the answers of a failed login */
 void ngx_http_fluentai_login_begin(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
-void ngx_http_fluentai_login_failed(ngx_http_request_t *r);
+void ngx_http_fluentai_fail_login(ngx_http_request_t *r);
 void ngx_http_fluentai_login_delay_release(ngx_http_fluentai_ctx_t *ctx);
-void ngx_http_fluentai_too_many_attempts(ngx_http_request_t *r,
+void ngx_http_fluentai_fail_too_many_attempts(ngx_http_request_t *r,
     ngx_int_t retry_after);
 
 /* the endpoints: auth.c, profile.c, password.c (change), health.c */
