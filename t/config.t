@@ -4,6 +4,9 @@
 # t/run-suites, which exports TEST_NGINX_PG_CONNINFO, TEST_NGINX_DATA and
 # TEST_NGINX_LOAD_MODULES).
 #
+# A block without "--- config" or "--- request" mounts and asks /health
+# (FluentAI::ConfBlocks).
+#
 # Secret files of chosen sizes are written at load time into a private
 # temporary directory, exported as $TEST_NGINX_FLUENTAI_KEYS.  Tests run as
 # root, so a mode-000 file would still be readable: the "unreadable" cases
@@ -14,6 +17,7 @@ use warnings;
 
 use Test::Nginx::Socket 'no_plan';
 use Cwd ();
+use FluentAI::ConfBlocks;
 use FluentAI::Files;
 
 my $keys = conf_files('fluentai-config-t',
@@ -28,6 +32,7 @@ $ENV{TEST_NGINX_FLUENTAI_KEYS} = $keys;
 # nginx resolves relative paths against its prefix: keep this one absolute
 $ENV{TEST_NGINX_DATA} //= Cwd::abs_path('t/data');
 
+health_by_default();
 no_shuffle();
 run_tests();
 
@@ -56,8 +61,6 @@ __DATA__
     location = /user/profile { fluentai_endpoint user_profile; }
     location = /user/change-password { fluentai_endpoint change_password; }
     location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
@@ -75,10 +78,6 @@ Cache-Control: no-store
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
@@ -131,10 +130,6 @@ plain
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/exact32.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- response_body chomp
 {"status":"healthy","database":"connected"}
 --- timeout: 10
@@ -145,10 +140,6 @@ GET /health
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/exact32-crlf.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- response_body chomp
 {"status":"healthy","database":"connected"}
 --- timeout: 10
@@ -187,10 +178,6 @@ unknown endpoint "Login"
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/no-such.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"[^"]*no-such\.key" failed \(2: No such file or directory\)/
@@ -201,10 +188,6 @@ qr/\[emerg\].*"[^"]*no-such\.key" failed \(2: No such file or directory\)/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*cannot read the JWT secret from/
@@ -215,10 +198,6 @@ qr/\[emerg\].*cannot read the JWT secret from/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/exact32.key/inner;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*exact32\.key\/inner" failed \(20: Not a directory\)/
@@ -229,10 +208,6 @@ qr/\[emerg\].*exact32\.key\/inner" failed \(20: Not a directory\)/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/short31.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*JWT secret.*too short: 31 bytes, at least 32/
@@ -243,10 +218,6 @@ qr/\[emerg\].*JWT secret.*too short: 31 bytes, at least 32/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/short31-newline.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*JWT secret.*too short: 31 bytes/
@@ -257,10 +228,6 @@ qr/\[emerg\].*JWT secret.*too short: 31 bytes/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/empty.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*JWT secret.*too short: 0 bytes/
@@ -275,10 +242,6 @@ qr/\[emerg\].*JWT secret.*too short: 0 bytes/
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=0 t=1 p=1;
     fluentai_thread_pool fluentai;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*m=/
@@ -290,10 +253,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*m=/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=abc p=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*number/
@@ -305,10 +264,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*number/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 invalid number of arguments in "fluentai_password_hash" directive
@@ -320,10 +275,6 @@ invalid number of arguments in "fluentai_password_hash" directive
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 t=2;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: /
@@ -335,10 +286,6 @@ qr/\[emerg\].*invalid argon2id parameters: /
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=15 t=1 p=2;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*8 \* p/
@@ -350,10 +297,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*8 \* p/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 p=0;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*p=/
@@ -365,10 +308,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*p=/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=0 p=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*t=/
@@ -380,10 +319,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*t=/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 x=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: /
@@ -398,10 +333,6 @@ qr/\[emerg\].*invalid argon2id parameters: /
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=8 t=1 p=1;
     fluentai_thread_pool fluentai;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- response_body chomp
 {"status":"healthy","database":"connected"}
 --- timeout: 10
@@ -412,10 +343,6 @@ GET /health
 --- http_config
     fluentai_database "nonsense";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid "fluentai_database": .*"nonsense"/
@@ -426,10 +353,6 @@ qr/\[emerg\].*invalid "fluentai_database": .*"nonsense"/
 --- http_config
     fluentai_database "dbname='unterminated";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid "fluentai_database": .*unterminated quoted string/
@@ -440,10 +363,6 @@ qr/\[emerg\].*invalid "fluentai_database": .*unterminated quoted string/
 --- http_config
     fluentai_database "dbname=x frobnicate=1";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid "fluentai_database": .*"frobnicate"/
@@ -454,10 +373,6 @@ qr/\[emerg\].*invalid "fluentai_database": .*"frobnicate"/
 --- http_config
     fluentai_database "host=no-such-host.invalid dbname=fluentai user=fluentai";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"fluentai_database": host "no-such-host\.invalid" could not be resolved/
@@ -471,10 +386,6 @@ qr/\[emerg\].*"fluentai_database": host "no-such-host\.invalid" could not be res
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_thread_pool nosuch;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*unknown thread pool "nosuch"/
@@ -497,10 +408,6 @@ qr/\[emerg\].*"fluentai_database" is required/
 === TEST 30: an endpoint without fluentai_jwt_secret_file
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"fluentai_jwt_secret_file" is required/
@@ -523,10 +430,6 @@ qr/\[emerg\].*"fluentai_jwt_secret_file" is required/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins *;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"\*" cannot be used/
@@ -538,10 +441,6 @@ qr/\[emerg\].*"\*" cannot be used/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins http://localhost:3000 *;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"\*" cannot be used/
@@ -553,10 +452,6 @@ qr/\[emerg\].*"\*" cannot be used/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins localhost:3000;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid origin "localhost:3000"/
@@ -568,10 +463,6 @@ qr/\[emerg\].*invalid origin "localhost:3000"/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_database" directive is duplicate
@@ -583,10 +474,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_jwt_secret_file" directive is duplicate
@@ -599,10 +486,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 p=1;
     fluentai_password_hash m=2048 t=1 p=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_password_hash" directive is duplicate
@@ -617,10 +500,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_thread_pool fluentai;
     fluentai_thread_pool fluentai;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_thread_pool" directive is duplicate
@@ -633,10 +512,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins http://localhost:3000;
     fluentai_cors_origins http://localhost:5173;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_cors_origins" directive is duplicate
@@ -649,8 +524,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
 --- config
     location = /health { fluentai_endpoint health; fluentai_endpoint login; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_endpoint" directive is duplicate
@@ -663,10 +536,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_access_token_ttl 30m;
     fluentai_access_token_ttl 15m;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_access_token_ttl" directive is duplicate
@@ -678,10 +547,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_refresh_token_ttl soon;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_refresh_token_ttl" directive invalid value
@@ -711,8 +576,6 @@ GET /x
         fluentai_database "$TEST_NGINX_PG_CONNINFO";
         fluentai_endpoint health;
     }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_database" directive is not allowed here
@@ -724,10 +587,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_database_pool size=0;
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid parameter "size=0"/
@@ -739,10 +598,6 @@ qr/\[emerg\].*invalid parameter "size=0"/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_database_pool size=2 queue=0;
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid parameter "queue=0" \(expected size=1\.\.1024 and optional queue=1\.\.1048576\)/
