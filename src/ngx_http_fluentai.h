@@ -233,6 +233,11 @@ ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_vstr_t *password,
     ngx_http_fluentai_vstr_t *new_password);
 void ngx_http_fluentai_task_release(ngx_http_fluentai_ctx_t *ctx);
+void ngx_http_fluentai_task_hash(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_vstr_t *new_password,
+    ngx_http_fluentai_step_pt resume);
+ngx_int_t ngx_http_fluentai_hashed_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_pw_job_t *job);
 
 /* redact.c: no secret in any log line */
 size_t ngx_http_fluentai_redact(u_char *dst, size_t cap, u_char *src,
@@ -265,9 +270,25 @@ void ngx_http_fluentai_set_ids(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);
 
-/* conf.c: configuration-time work */
-char *ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
-    ngx_http_fluentai_main_conf_t *mcf);
+/* conf.c: the directives' values, configuration-time work */
+char *ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_statement_timeout(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_fluentai_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_fluentai_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_login_throttle(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_fluentai_conf_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_pool_t *pool, size_t max, const char *what, ngx_str_t *out);
 ngx_int_t ngx_http_fluentai_dummy_hash(ngx_conf_t *cf,
     ngx_http_fluentai_main_conf_t *mcf);
 
