@@ -5,6 +5,7 @@
 # pure C, no nginx: the unit tests and the fuzz targets link these
 FLUENTAI_PURE_SRCS="
     src/ngx_http_fluentai_jwt.c
+    src/ngx_http_fluentai_jwt_claims.c
     src/ngx_http_fluentai_token.c
     src/ngx_http_fluentai_password.c
     src/ngx_http_fluentai_validate.c
