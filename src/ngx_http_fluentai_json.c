@@ -8,21 +8,17 @@
  */
 
 
-#include <stdint.h>
 #include <string.h>
 
 #include "ngx_http_fluentai_json.h"
-
-
-static size_t ngx_http_fluentai_json_utf8(const u_char *p,
-    const u_char *end);
+#include "ngx_http_fluentai_utf8.h"
 
 
 ssize_t
 ngx_http_fluentai_json_str_len(const u_char *s, size_t len)
 {
-    size_t         n, k;
-    const u_char  *p, *end;
+    size_t         n;
+    const u_char  *p, *q, *end;
 
     n = 2;
     end = s + len;
@@ -30,13 +26,15 @@ ngx_http_fluentai_json_str_len(const u_char *s, size_t len)
     for (p = s; p < end; /* void */) {
 
         if (*p >= 0x80) {
-            k = ngx_http_fluentai_json_utf8(p, end);
-            if (k == 0) {
+            q = p;
+
+            if (ngx_http_fluentai_utf8_next(&p, end)
+                == NGX_HTTP_FLUENTAI_UTF8_BAD)
+            {
                 return -1;
             }
 
-            p += k;
-            n += k;
+            n += p - q;
             continue;
         }
 
@@ -118,51 +116,4 @@ ngx_http_fluentai_json_str(u_char *dst, const u_char *s, size_t len)
     *dst++ = '"';
 
     return dst;
-}
-
-
-/* the length of the UTF-8 sequence at p (a byte >= 0x80), or 0 */
-
-static size_t
-ngx_http_fluentai_json_utf8(const u_char *p, const u_char *end)
-{
-    size_t    n, i;
-    uint32_t  cp, min;
-
-    if (*p >= 0xc2 && *p <= 0xdf) {
-        n = 2;
-        cp = *p & 0x1f;
-        min = 0x80;
-
-    } else if (*p >= 0xe0 && *p <= 0xef) {
-        n = 3;
-        cp = *p & 0x0f;
-        min = 0x800;
-
-    } else if (*p >= 0xf0 && *p <= 0xf4) {
-        n = 4;
-        cp = *p & 0x07;
-        min = 0x10000;
-
-    } else {
-        return 0;
-    }
-
-    if ((size_t) (end - p) < n) {
-        return 0;
-    }
-
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-
-    return n;
 }
