@@ -102,5 +102,17 @@ int ngx_http_fluentai_jwt_header_ok(const u_char *json, size_t len,
 int ngx_http_fluentai_jwt_payload(const u_char *json, size_t len,
     ngx_http_fluentai_jwt_claims_t *c, int64_t *nbf);
 
+/*
+ * jwt_payload's two ways, callable separately for the differential fuzz
+ * target (fuzz/fuzz_jwt_fast.c).  jwt_payload_fast reads only jwt_sign's
+ * own layout (0, or -1 for any other text: *c then means nothing);
+ * jwt_payload_jansson is the general parser.  jwt_payload() is the fast
+ * one, else the jansson one.
+ */
+int ngx_http_fluentai_jwt_payload_fast(const u_char *json, size_t len,
+    ngx_http_fluentai_jwt_claims_t *c);
+int ngx_http_fluentai_jwt_payload_jansson(const u_char *json, size_t len,
+    ngx_http_fluentai_jwt_claims_t *c, int64_t *nbf);
+
 
 #endif /* _NGX_HTTP_FLUENTAI_JWT_H_INCLUDED_ */

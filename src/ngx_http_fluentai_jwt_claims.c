@@ -90,9 +90,6 @@ int
 ngx_http_fluentai_jwt_payload(const u_char *json, size_t len,
     ngx_http_fluentai_jwt_claims_t *c, int64_t *nbf)
 {
-    int      rc;
-    json_t  *p, *v;
-
     *nbf = INT64_MIN;
 
     memset(c, 0, sizeof(ngx_http_fluentai_jwt_claims_t));
@@ -100,6 +97,29 @@ ngx_http_fluentai_jwt_payload(const u_char *json, size_t len,
     if (ngx_http_fluentai_jwt_fast(json, json + len, c) == 0) {
         return 0;
     }
+
+    return ngx_http_fluentai_jwt_payload_jansson(json, len, c, nbf);
+}
+
+
+int
+ngx_http_fluentai_jwt_payload_fast(const u_char *json, size_t len,
+    ngx_http_fluentai_jwt_claims_t *c)
+{
+    memset(c, 0, sizeof(ngx_http_fluentai_jwt_claims_t));
+
+    return ngx_http_fluentai_jwt_fast(json, json + len, c);
+}
+
+
+int
+ngx_http_fluentai_jwt_payload_jansson(const u_char *json, size_t len,
+    ngx_http_fluentai_jwt_claims_t *c, int64_t *nbf)
+{
+    int      rc;
+    json_t  *p, *v;
+
+    *nbf = INT64_MIN;
 
     memset(c, 0, sizeof(ngx_http_fluentai_jwt_claims_t));
 
