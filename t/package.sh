@@ -104,6 +104,16 @@ check "migrations in /usr/share/fluentai/sql/migrations/" \
 check "fluentai-migrate on PATH" test "$(command -v fluentai-migrate)" = /usr/bin/fluentai-migrate
 example=/usr/share/doc/$PKG/examples/nginx.conf.example
 check "nginx.conf.example in /usr/share/doc/$PKG/examples/" test -f "$example"
+# the example's password blocklist is another package's file: the .deb
+# must pull that package in, or `nginx -t` on the example fails on a
+# machine without it
+blocklist=$(sed -n 's/^[[:space:]]*fluentai_password_blocklist[[:space:]]*'\
+'\([^;[:space:]]*\);.*/\1/p' "$example")
+blpkg=$(dpkg-query -S "${blocklist:-/none}" 2>/dev/null | cut -d: -f1)
+what="the example's blocklist ${blocklist:-(none)} comes with a package"
+what+=" the .deb depends on or recommends (${blpkg:-none})"
+check "$what" \
+    grep -qw -- "${blpkg:-none}" <(dpkg-deb -f "$DEB" Depends Recommends)
 check "openapi.json in /usr/share/fluentai/docs/" \
     test -f /usr/share/fluentai/docs/openapi.json
 check "man page for fluentai-migrate" \

@@ -90,6 +90,12 @@ SKIP: {
         is scalar(@ok), 20, 'all 20 answer 200'
             or diag explain [ map { $_->[0] } @$res ];
         my %rt = map { $_->[1] => 1 } @ok;
+        my %st;
+        $st{ $_->[0] }++ for @$res;
+        note sprintf '20 concurrent refreshes: statuses %s; %d distinct '
+            . 'refresh token(s) among the 200s',
+            join(', ', map { "$_ x $st{$_}" } sort keys %st),
+            scalar keys %rt;
         is scalar(keys %rt), 1, 'all with the same new refresh token'
             or diag explain [ keys %rt ];
         my ($next) = keys %rt;
@@ -174,7 +180,8 @@ SKIP: {
         is api(POST => '/auth/logout', headers => bearer($at))->{status}, 200,
            'logout';
         $r = refresh($u->{refresh});
-        is $r->{status}, 401, 'the parent after logout, within the interval: 401';
+        is $r->{status}, 401,
+           'the parent after logout, within the interval: 401';
         ok !alive($u->{sid}), 'the session stays revoked';
 
         my $v = new_user('expired');
