@@ -25,6 +25,7 @@
 #define NGX_HTTP_FLUENTAI_METRICS_BUCKETS    15
 #define NGX_HTTP_FLUENTAI_METRICS_PUBLISH    1000
 #define NGX_HTTP_FLUENTAI_METRICS_LINE       256
+#define NGX_HTTP_FLUENTAI_METRICS_BATCH      11     /* 1 .. 1024 */
 
 
 typedef struct {
@@ -69,6 +70,7 @@ struct ngx_http_fluentai_metrics_shm_s {
     ngx_atomic_t                    counters[NGX_HTTP_FLUENTAI_M_COUNT];
     ngx_http_fluentai_histogram_t   hash;
     ngx_http_fluentai_histogram_t   statements[NGX_HTTP_FLUENTAI_SQL_COUNT];
+    ngx_http_fluentai_histogram_t   batches[NGX_HTTP_FLUENTAI_SQL_COUNT];
     ngx_http_fluentai_worker_slot_t workers[NGX_HTTP_FLUENTAI_METRICS_WORKERS];
 };
 
@@ -91,6 +93,7 @@ static void ngx_http_fluentai_metrics_observe(
 static u_char *ngx_http_fluentai_metrics_render(u_char *p, u_char *last);
 static u_char *ngx_http_fluentai_metrics_histogram(u_char *p, u_char *last,
     const char *name, const char *label, ngx_http_fluentai_histogram_t *h);
+static u_char *ngx_http_fluentai_metrics_batches(u_char *p, u_char *last);
 
 
 /* histogram bucket bounds, microseconds (100 us .. 5 s) */
@@ -476,6 +479,35 @@ ngx_http_fluentai_metrics_statement_time(ngx_uint_t sql, uint64_t usec)
 }
 
 
+/*
+ * The pool's hook (pg_batch.c): a statement that served n lookups of
+ * statement sql (1: one went alone); buckets 1, 2, 4, ... 1024
+ */
+
+void
+ngx_http_fluentai_metrics_batch(ngx_uint_t sql, ngx_uint_t n)
+{
+    ngx_uint_t                      i;
+    ngx_http_fluentai_histogram_t  *h;
+
+    if (ngx_http_fluentai_metrics_shm == NULL
+        || sql >= NGX_HTTP_FLUENTAI_SQL_COUNT)
+    {
+        return;
+    }
+
+    h = &ngx_http_fluentai_metrics_shm->batches[sql];
+
+    for (i = 0; i < NGX_HTTP_FLUENTAI_METRICS_BATCH && n > (1u << i); i++) {
+        /* void */
+    }
+
+    (void) ngx_atomic_fetch_add(&h->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&h->count, 1);
+    (void) ngx_atomic_fetch_add(&h->sum, n);
+}
+
+
 /* on the event loop only: jobs posted and not yet completed */
 
 void
@@ -732,7 +764,7 @@ ngx_http_fluentai_metrics_send(ngx_http_request_t *r)
               + NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS
                 * (NGX_HTTP_FLUENTAI_METRICS_OTHER + 1)
               + (NGX_HTTP_FLUENTAI_SQL_COUNT + 1)
-                * (NGX_HTTP_FLUENTAI_METRICS_BUCKETS + 4));
+                * (NGX_HTTP_FLUENTAI_METRICS_BUCKETS + 4) * 2);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -880,6 +912,49 @@ ngx_http_fluentai_metrics_render(u_char *p, u_char *last)
                                             "fluentai_db_statement_seconds",
                                             ngx_http_fluentai_sql[i].name,
                                             &m->statements[i]);
+    }
+
+    return ngx_http_fluentai_metrics_batches(p, last);
+}
+
+
+/* the coalescable lookups' statements, by size (see pg_batch.c) */
+
+static u_char *
+ngx_http_fluentai_metrics_batches(u_char *p, u_char *last)
+{
+    ngx_uint_t                      i, j;
+    const char                     *name;
+    ngx_atomic_uint_t               cum, count;
+    ngx_http_fluentai_histogram_t  *h;
+
+    p = ngx_slprintf(p, last,
+            "# HELP fluentai_db_batch_size Lookups one statement served "
+            "(1: it went alone), by lookup statement.\n"
+            "# TYPE fluentai_db_batch_size histogram\n");
+
+    for (i = 0; i < NGX_HTTP_FLUENTAI_SQL_COUNT; i++) {
+        if (ngx_http_fluentai_sql[i].keys == 0) {
+            continue;
+        }
+
+        h = &ngx_http_fluentai_metrics_shm->batches[i];
+        name = ngx_http_fluentai_sql[i].name;
+        count = h->count;
+        cum = 0;
+
+        for (j = 0; j < NGX_HTTP_FLUENTAI_METRICS_BATCH; j++) {
+            cum += h->bucket[j];
+            p = ngx_slprintf(p, last, "fluentai_db_batch_size_bucket"
+                             "{statement=\"%s\",le=\"%ui\"} %uA\n",
+                             name, (ngx_uint_t) 1 << j, ngx_min(cum, count));
+        }
+
+        p = ngx_slprintf(p, last, "fluentai_db_batch_size_bucket"
+                         "{statement=\"%s\",le=\"+Inf\"} %uA\n"
+                         "fluentai_db_batch_size_sum{statement=\"%s\"} %uA\n"
+                         "fluentai_db_batch_size_count{statement=\"%s\"} "
+                         "%uA\n", name, count, name, h->sum, name, count);
     }
 
     return p;
