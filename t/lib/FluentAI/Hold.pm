@@ -67,6 +67,12 @@ sub locker_stop {
         waitpid($LockerPid, 0);
     }
     $LockerPid = undef;
+    eval {
+        wait_until(sub {
+            psql(q{SELECT count(*) FROM pg_stat_activity
+                    WHERE application_name = 'fluentai-test-locker'}) == 0
+        }, 10);
+    };
 }
 
 # client backends only: autovacuum may wait for the lock too
@@ -97,7 +103,8 @@ sub hold_send {
     return $s;
 }
 
-# { status, content_type, body, json } or { error => 'timeout' }
+# { status, content_type, body (chunks joined), json, headers => {} }, or
+# with error => 'timeout'
 sub hold_read {
     my ($s, $secs) = @_;
     my $sel = IO::Select->new($s);
@@ -117,10 +124,24 @@ sub hold_read {
         my ($h, $body) = ($2, $3);
         $res->{status} = $1;
         ($res->{content_type}) = $h =~ /^Content-Type:\s*([^\r\n]*)/mi;
+        $body = unchunk($body) if $h =~ /^Transfer-Encoding:\s*chunked/mi;
         $res->{body} = $body;
         $res->{json} = json_decode($body);
     }
+    $res->{headers} = {};
     return $res;
+}
+
+sub unchunk {
+    my ($body) = @_;
+    my $d = '';
+    while ($body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+        my $len = hex $1;
+        last if !$len;
+        $d .= substr($body, 0, $len, '');
+        $body =~ s/^\r\n//;
+    }
+    return $d;
 }
 
 END {
