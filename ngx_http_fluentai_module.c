@@ -16,29 +16,14 @@ static char *ngx_http_fluentai_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_fluentai_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_fluentai_postconfiguration(ngx_conf_t *cf);
-static char *ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_fluentai_database_pool(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_fluentai_statement_timeout(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_fluentai_secret_file(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_fluentai_thread_pool(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_fluentai_login_throttle(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fluentai_allow(ngx_conf_t *cf,
     ngx_http_fluentai_loc_conf_t *lcf);
 static char *ngx_http_fluentai_unknown_endpoint(ngx_conf_t *cf,
     ngx_str_t *name);
 static ngx_int_t ngx_http_fluentai_init_process(ngx_cycle_t *cycle);
+static void ngx_http_fluentai_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_fluentai_auth_jwt_modes[] = {
@@ -47,7 +32,6 @@ static ngx_conf_enum_t  ngx_http_fluentai_auth_jwt_modes[] = {
     { ngx_string("session"), NGX_HTTP_FLUENTAI_GATE_SESSION },
     { ngx_null_string, 0 }
 };
-static void ngx_http_fluentai_exit_process(ngx_cycle_t *cycle);
 
 
 /*
@@ -530,237 +514,6 @@ ngx_http_fluentai_postconfiguration(ngx_conf_t *cf)
 }
 
 
-static char *
-ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_fluentai_main_conf_t *mcf = conf;
-
-    ngx_str_t  *value;
-
-    if (mcf->db.conninfo.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    return ngx_http_fluentai_pg_check_conninfo(cf, &value[1],
-                                                &mcf->db.conninfo);
-}
-
-
-static char *
-ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_fluentai_main_conf_t *mcf = conf;
-
-    ngx_int_t    n;
-    ngx_str_t   *value, s;
-    ngx_uint_t   i;
-
-    if (mcf->db.size != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
-            s.data = value[i].data + 5;
-            s.len = value[i].len - 5;
-            n = ngx_atoi(s.data, s.len);
-            if (n < 1 || n > 1024) {
-                goto invalid;
-            }
-            mcf->db.size = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
-            s.data = value[i].data + 6;
-            s.len = value[i].len - 6;
-            n = ngx_atoi(s.data, s.len);
-            if (n < 1 || n > 1048576) {
-                goto invalid;
-            }
-            mcf->db.queue = n;
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    if (mcf->db.size == NGX_CONF_UNSET_UINT) {
-        return "needs \"size=N\"";
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" (expected size=1..1024 "
-                       "and optional queue=1..1048576)", &value[i]);
-    return NGX_CONF_ERROR;
-}
-
-
-/* a time, or "off": the server's own statement_timeout is left alone */
-
-static char *
-ngx_http_fluentai_statement_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_fluentai_main_conf_t *mcf = conf;
-
-    ngx_str_t  *value;
-
-    if (mcf->db.stmt_timeout != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
-        mcf->db.stmt_timeout = 0;
-        return NGX_CONF_OK;
-    }
-
-    mcf->db.stmt_timeout = ngx_parse_time(&value[1], 0);
-
-    if (mcf->db.stmt_timeout == (ngx_msec_t) NGX_ERROR
-        || mcf->db.stmt_timeout == 0)
-    {
-        return "invalid value";
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_fluentai_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_fluentai_main_conf_t *mcf = conf;
-
-    ngx_str_t  *value;
-
-    if (mcf->secret.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    return ngx_http_fluentai_load_secret(cf, &value[1], mcf);
-}
-
-
-static char *
-ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_fluentai_main_conf_t *mcf = conf;
-
-    size_t       lens[3];
-    ngx_str_t   *value;
-    const char  *argv[3], *err;
-    ngx_uint_t   i;
-
-    if (mcf->argon2_set) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    for (i = 0; i < 3; i++) {
-        argv[i] = (const char *) value[i + 1].data;
-        lens[i] = value[i + 1].len;
-    }
-
-    err = ngx_http_fluentai_argon2_parse(&mcf->argon2, argv, 3, lens);
-    if (err) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid argon2id parameters: %s", err);
-        return NGX_CONF_ERROR;
-    }
-
-    mcf->argon2_set = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_fluentai_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_fluentai_main_conf_t *mcf = conf;
-
-    ngx_str_t  *value;
-
-    if (mcf->thread_pool) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    /* nginx reports a pool no "thread_pool" directive defines */
-
-    mcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
-    if (mcf->thread_pool == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* "fluentai_login_throttle N WINDOW" or "off" */
-
-static char *
-ngx_http_fluentai_login_throttle(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_fluentai_main_conf_t *mcf = conf;
-
-    ngx_int_t   n;
-    ngx_str_t  *value;
-    time_t      window;
-
-    if (mcf->throttle_max != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (cf->args->nelts == 2) {
-        if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
-            mcf->throttle_max = 0;
-            mcf->throttle_window = 1;
-            return NGX_CONF_OK;
-        }
-
-        return "needs a number of attempts and a window, or \"off\"";
-    }
-
-    n = ngx_atoi(value[1].data, value[1].len);
-    window = ngx_parse_time(&value[2], 1);
-
-    if (n < 1 || n > 1000000 || window == (time_t) NGX_ERROR || window < 1
-        || window > 366 * 86400)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"%V %V\" (expected 1..1000000 attempts "
-                           "and a window of 1s..366d)", &value[1], &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    mcf->throttle_max = n;
-    mcf->throttle_window = window;
-
-    return NGX_CONF_OK;
-}
-
 
 static char *
 ngx_http_fluentai_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -879,31 +632,6 @@ ngx_http_fluentai_unknown_endpoint(ngx_conf_t *cf, ngx_str_t *name)
     return NGX_CONF_ERROR;
 }
 
-
-/* "fluentai_auth_jwt off | on | session" */
-
-static char *
-ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_fluentai_loc_conf_t *lcf = conf;
-
-    char                           *rv;
-    ngx_http_fluentai_main_conf_t  *mcf;
-
-    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fluentai_module);
-    mcf->jwt_used = 1;
-
-    if (lcf->auth_jwt == NGX_HTTP_FLUENTAI_GATE_SESSION) {
-        mcf->gate_session = 1;
-    }
-
-    return NGX_CONF_OK;
-}
 
 
 static ngx_int_t

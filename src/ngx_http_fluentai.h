@@ -265,9 +265,25 @@ void ngx_http_fluentai_set_ids(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);
 
-/* conf.c: configuration-time work */
-char *ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
-    ngx_http_fluentai_main_conf_t *mcf);
+/* conf.c: the directives' values, configuration-time work */
+char *ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_statement_timeout(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_fluentai_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_password_hash_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_fluentai_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_login_throttle(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_fluentai_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_fluentai_conf_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_pool_t *pool, size_t max, const char *what, ngx_str_t *out);
 ngx_int_t ngx_http_fluentai_dummy_hash(ngx_conf_t *cf,
     ngx_http_fluentai_main_conf_t *mcf);
 
@@ -282,9 +298,9 @@ ngx_int_t ngx_http_fluentai_new_password_or_fail(ngx_http_request_t *r,
 /* brute.c: the answers of a failed login */
 void ngx_http_fluentai_login_begin(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx);
-void ngx_http_fluentai_login_failed(ngx_http_request_t *r);
+void ngx_http_fluentai_fail_login(ngx_http_request_t *r);
 void ngx_http_fluentai_login_delay_release(ngx_http_fluentai_ctx_t *ctx);
-void ngx_http_fluentai_too_many_attempts(ngx_http_request_t *r,
+void ngx_http_fluentai_fail_too_many_attempts(ngx_http_request_t *r,
     ngx_int_t retry_after);
 
 /* the endpoints: auth.c, profile.c, password.c (change), health.c */

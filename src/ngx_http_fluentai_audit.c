@@ -117,5 +117,5 @@ ngx_http_fluentai_audit_login_failed_done(ngx_http_request_t *r,
                       PQresultErrorMessage(res));
     }
 
-    ngx_http_fluentai_login_failed(r);
+    ngx_http_fluentai_fail_login(r);
 }

@@ -21,8 +21,6 @@
 #define NGX_HTTP_FLUENTAI_BLOCKLIST_KEY_MAX   512
 
 
-static ngx_int_t ngx_http_fluentai_blocklist_read(ngx_conf_t *cf,
-    ngx_str_t *name, ngx_str_t *text);
 static ngx_int_t ngx_http_fluentai_blocklist_keys(ngx_conf_t *cf,
     ngx_str_t *text, ngx_hash_keys_arrays_t *keys, size_t *longest);
 static ngx_uint_t ngx_http_fluentai_blank(ngx_http_fluentai_vstr_t *s);
@@ -35,7 +33,7 @@ ngx_http_fluentai_password_blocklist(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_fluentai_main_conf_t *mcf = conf;
 
     size_t                   longest;
-    ngx_str_t               *value, name, text;
+    ngx_str_t               *value, text;
     ngx_hash_init_t          hinit;
     ngx_hash_keys_arrays_t   keys;
 
@@ -44,13 +42,12 @@ ngx_http_fluentai_password_blocklist(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     value = cf->args->elts;
-    name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_fluentai_blocklist_read(cf, &name, &text) != NGX_OK) {
+    if (ngx_http_fluentai_conf_read_file(cf, &value[1], cf->temp_pool,
+                                         NGX_HTTP_FLUENTAI_BLOCKLIST_FILE_MAX,
+                                         "the password blocklist ", &text)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -80,62 +77,6 @@ ngx_http_fluentai_password_blocklist(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* the whole file into cf->temp_pool */
-
-static ngx_int_t
-ngx_http_fluentai_blocklist_read(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *text)
-{
-    off_t             size;
-    ssize_t           n;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = *name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", name);
-        return NGX_ERROR;
-    }
-
-    n = -1;
-    text->data = NULL;
-
-    if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR) {
-        size = ngx_file_size(&fi);
-
-        if (size >= 0 && size <= NGX_HTTP_FLUENTAI_BLOCKLIST_FILE_MAX) {
-            text->data = ngx_pnalloc(cf->temp_pool, (size_t) size + 1);
-            if (text->data) {
-                n = ngx_read_file(&file, text->data, (size_t) size, 0);
-            }
-        }
-    }
-
-    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", name);
-    }
-
-    if (text->data == NULL || n < 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cannot read the password blocklist \"%V\" "
-                           "(at most %d bytes)", name,
-                           NGX_HTTP_FLUENTAI_BLOCKLIST_FILE_MAX);
-        return NGX_ERROR;
-    }
-
-    text->len = n;
-
-    return NGX_OK;
 }
 
 

@@ -21,7 +21,7 @@
 
 
 static void ngx_http_fluentai_delay_event(ngx_event_t *ev);
-static void ngx_http_fluentai_login_failed_now(ngx_http_request_t *r);
+static void ngx_http_fluentai_fail_login_now(ngx_http_request_t *r);
 
 
 static time_t  ngx_http_fluentai_slow_warned;
@@ -45,7 +45,7 @@ ngx_http_fluentai_login_begin(ngx_http_request_t *r,
  */
 
 void
-ngx_http_fluentai_login_failed(ngx_http_request_t *r)
+ngx_http_fluentai_fail_login(ngx_http_request_t *r)
 {
     ngx_msec_t                elapsed, delay;
     ngx_http_fluentai_ctx_t  *ctx;
@@ -67,7 +67,7 @@ ngx_http_fluentai_login_failed(ngx_http_request_t *r)
                           elapsed, delay);
         }
 
-        ngx_http_fluentai_login_failed_now(r);
+        ngx_http_fluentai_fail_login_now(r);
         return;
     }
 
@@ -94,7 +94,7 @@ ngx_http_fluentai_delay_event(ngx_event_t *ev)
 
     r->aio = 0;
 
-    ngx_http_fluentai_login_failed_now(r);
+    ngx_http_fluentai_fail_login_now(r);
 
     ngx_http_run_posted_requests(c);
 }
@@ -112,7 +112,7 @@ ngx_http_fluentai_login_delay_release(ngx_http_fluentai_ctx_t *ctx)
 
 
 static void
-ngx_http_fluentai_login_failed_now(ngx_http_request_t *r)
+ngx_http_fluentai_fail_login_now(ngx_http_request_t *r)
 {
     ngx_http_fluentai_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid_credentials",
                            NULL);
@@ -125,7 +125,7 @@ ngx_http_fluentai_login_failed_now(ngx_http_request_t *r)
  */
 
 void
-ngx_http_fluentai_too_many_attempts(ngx_http_request_t *r,
+ngx_http_fluentai_fail_too_many_attempts(ngx_http_request_t *r,
     ngx_int_t retry_after)
 {
     u_char  *p, *last;

@@ -98,7 +98,7 @@ ngx_http_fluentai_password_got(ngx_http_request_t *r, PGresult *res)
                      PQgetlength(res, 0, 1));
 
     if (retry != 0) {
-        ngx_http_fluentai_too_many_attempts(r, retry);
+        ngx_http_fluentai_fail_too_many_attempts(r, retry);
         return;
     }
 

@@ -195,8 +195,10 @@ ngx_http_fluentai_gate_refuse(ngx_http_request_t *r,
 }
 
 
-/* "satisfy any": 401 for nginx to act on; the challenge nginx drops if
- * another module grants access */
+/*
+ * "satisfy any": 401 for nginx to act on; the challenge nginx drops if
+ * another module grants access
+ */
 
 static ngx_int_t
 ngx_http_fluentai_gate_status(ngx_http_request_t *r,

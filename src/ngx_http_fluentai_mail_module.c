@@ -28,8 +28,6 @@ static char *ngx_http_fluentai_mail_relay(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fluentai_mail_auth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_fluentai_mail_read(ngx_conf_t *cf, ngx_str_t *name,
-    size_t max, ngx_str_t *out);
 static ngx_int_t ngx_http_fluentai_mail_tls(ngx_conf_t *cf,
     ngx_http_fluentai_mail_conf_t *mcf);
 static ngx_int_t ngx_http_fluentai_mail_init_process(ngx_cycle_t *cycle);
@@ -400,7 +398,10 @@ ngx_http_fluentai_mail_template(ngx_conf_t *cf, ngx_command_t *cmd,
         return "is duplicate";
     }
 
-    if (ngx_http_fluentai_mail_read(cf, &value[2], 65536, &text) != NGX_OK) {
+    if (ngx_http_fluentai_conf_read_file(cf, &value[2], cf->pool, 65536, "",
+                                         &text)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -516,8 +517,9 @@ ngx_http_fluentai_mail_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_fluentai_mail_read(cf, &value[1],
-                                    NGX_HTTP_FLUENTAI_MAIL_AUTH_MAX, &text)
+    if (ngx_http_fluentai_conf_read_file(cf, &value[1], cf->pool,
+                                         NGX_HTTP_FLUENTAI_MAIL_AUTH_MAX, "",
+                                         &text)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -546,64 +548,6 @@ ngx_http_fluentai_mail_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mcf->smtp.password.len = text.data + text.len - colon - 1;
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_fluentai_mail_read(ngx_conf_t *cf, ngx_str_t *name, size_t max,
-    ngx_str_t *out)
-{
-    ssize_t          n;
-    ngx_str_t        path;
-    ngx_file_t       file;
-    ngx_file_info_t  fi;
-
-    path = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = path;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_ERROR;
-    }
-
-    n = -1;
-    out->data = NULL;
-
-    if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR
-        && (size_t) ngx_file_size(&fi) <= max)
-    {
-        out->data = ngx_pnalloc(cf->pool, max + 1);
-        if (out->data) {
-            n = ngx_read_file(&file, out->data, max, 0);
-        }
-    }
-
-    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &path);
-    }
-
-    if (out->data == NULL || n < 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cannot read \"%V\" (at most %uz bytes)", &path,
-                           max);
-        return NGX_ERROR;
-    }
-
-    out->data[n] = '\0';
-    out->len = n;
-
-    return NGX_OK;
 }
 
 

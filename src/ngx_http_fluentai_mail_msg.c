@@ -1,7 +1,9 @@
 
 /*
- * Mail messages: RFC 5322 + MIME text from a template.  Pure C.
- * See ngx_http_fluentai_mail_msg.h.
+ * Mail messages: RFC 5322 + MIME text from a template, and as SMTP DATA.
+ * Pure C.  See ngx_http_fluentai_mail_msg.h; the mailboxes are parsed in
+ * ngx_http_fluentai_mail_addr.c, the templates checked and split in
+ * ngx_http_fluentai_mail_tmpl.c.
  */
 
 
@@ -11,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "ngx_http_fluentai_utf8.h"
 #include "ngx_http_fluentai_mail_msg.h"
 
 
@@ -29,39 +32,6 @@ typedef struct {
 
 static const char  *ngx_http_fluentai_mail_var_names[] = {
     "{{name}}", "{{link}}", "{{lifetime}}"
-};
-
-
-const char  *ngx_http_fluentai_mail_default_tmpl[2] = {
-
-    "Subject: Reset your FluentAI password\n"
-    "\n"
-    "Hello {{name}},\n"
-    "\n"
-    "someone, hopefully you, asked to reset the password of your FluentAI\n"
-    "account. To choose a new password, open this link:\n"
-    "\n"
-    "{{link}}\n"
-    "\n"
-    "The link works once and expires in {{lifetime}}. If you did not ask\n"
-    "for this, ignore this message: your password stays as it is.\n"
-    "\n"
-    "-- \n"
-    "FluentAI\n",
-
-    "Subject: Confirm your email address for FluentAI\n"
-    "\n"
-    "Hello {{name}},\n"
-    "\n"
-    "please confirm that this is your email address by opening this link:\n"
-    "\n"
-    "{{link}}\n"
-    "\n"
-    "The link works once and expires in {{lifetime}}. If you did not\n"
-    "create a FluentAI account, ignore this message.\n"
-    "\n"
-    "-- \n"
-    "FluentAI\n"
 };
 
 
@@ -103,351 +73,6 @@ static void
 ngx_http_fluentai_mbuf_str(ngx_http_fluentai_mbuf_t *b, const char *s)
 {
     ngx_http_fluentai_mbuf_add(b, s, strlen(s));
-}
-
-
-/* bytes of the UTF-8 sequence at s (at most left), 0 if invalid */
-
-static size_t
-ngx_http_fluentai_mail_utf8(const unsigned char *s, size_t left)
-{
-    size_t         n, i;
-    unsigned long  cp, min;
-
-    if (s[0] < 0x80) {
-        return 1;
-    }
-
-    if ((s[0] & 0xe0) == 0xc0) {
-        n = 2; cp = s[0] & 0x1f; min = 0x80;
-
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        n = 3; cp = s[0] & 0x0f; min = 0x800;
-
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        n = 4; cp = s[0] & 0x07; min = 0x10000;
-
-    } else {
-        return 0;
-    }
-
-    if (n > left) {
-        return 0;
-    }
-
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-
-    return n;
-}
-
-
-static int
-ngx_http_fluentai_mail_utf8_ok(const char *s, size_t len)
-{
-    size_t  i, n;
-
-    for (i = 0; i < len; i += n) {
-        n = ngx_http_fluentai_mail_utf8((const unsigned char *) s + i,
-                                        len - i);
-        if (n == 0 || s[i] == '\0') {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static int
-ngx_http_fluentai_mail_atext(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9')
-           || (c != '\0' && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL);
-}
-
-
-static const char *
-ngx_http_fluentai_mail_addr_check(const char *s, size_t len,
-    ngx_http_fluentai_mstr_t *domain)
-{
-    size_t       i, at, label;
-    const char  *p;
-
-    if (len == 0 || len > NGX_HTTP_FLUENTAI_MAIL_ADDR_MAX) {
-        return "address length";
-    }
-
-    p = memchr(s, '@', len);
-    if (p == NULL) {
-        return "no \"@\" in the address";
-    }
-
-    at = p - s;
-
-    if (at == 0 || at > 64 || s[0] == '.' || s[at - 1] == '.') {
-        return "invalid local part";
-    }
-
-    for (i = 0; i < at; i++) {
-        if (s[i] == '.') {
-            if (s[i + 1] == '.') {
-                return "invalid local part";
-            }
-            continue;
-        }
-
-        if (!ngx_http_fluentai_mail_atext((unsigned char) s[i])) {
-            return "invalid character in the local part";
-        }
-    }
-
-    if (at + 1 >= len) {
-        return "empty domain";
-    }
-
-    label = 0;
-
-    for (i = at + 1; i < len; i++) {
-        if (s[i] == '.') {
-            if (label == 0 || s[i - 1] == '-') {
-                return "invalid domain";
-            }
-            label = 0;
-            continue;
-        }
-
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
-              || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')
-            || (label == 0 && s[i] == '-')
-            || ++label > 63)
-        {
-            return "invalid domain";
-        }
-    }
-
-    if (label == 0 || s[len - 1] == '-') {
-        return "invalid domain";
-    }
-
-    domain->data = s + at + 1;
-    domain->len = len - at - 1;
-
-    return NULL;
-}
-
-
-const char *
-ngx_http_fluentai_mailbox_parse(const char *s, size_t len,
-    ngx_http_fluentai_mailbox_t *mb)
-{
-    size_t       i;
-    const char  *end, *lt, *name, *name_end, *err;
-
-    memset(mb, 0, sizeof(ngx_http_fluentai_mailbox_t));
-
-    if (!ngx_http_fluentai_mail_utf8_ok(s, len)) {
-        return "not UTF-8";
-    }
-
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
-            return "control character";
-        }
-    }
-
-    end = s + len;
-
-    while (end > s && end[-1] == ' ') {
-        end--;
-    }
-
-    while (s < end && *s == ' ') {
-        s++;
-    }
-
-    lt = memchr(s, '<', end - s);
-
-    if (lt == NULL) {
-        mb->addr.data = s;
-        mb->addr.len = end - s;
-        return ngx_http_fluentai_mail_addr_check(mb->addr.data, mb->addr.len,
-                                                 &mb->domain);
-    }
-
-    if (end[-1] != '>' || memchr(lt + 1, '<', end - lt - 1)) {
-        return "expected \"Name <address>\"";
-    }
-
-    name = s;
-    name_end = lt;
-
-    while (name_end > name && name_end[-1] == ' ') {
-        name_end--;
-    }
-
-    /* a quoted display name is taken without its quotes */
-
-    if (name_end - name >= 2 && *name == '"' && name_end[-1] == '"') {
-        name++;
-        name_end--;
-    }
-
-    if (memchr(name, '"', name_end - name)
-        || memchr(name, '\\', name_end - name))
-    {
-        return "quote or backslash in the display name";
-    }
-
-    mb->name.data = name;
-    mb->name.len = name_end - name;
-    mb->addr.data = lt + 1;
-    mb->addr.len = end - 1 - (lt + 1);
-
-    err = ngx_http_fluentai_mail_addr_check(mb->addr.data, mb->addr.len,
-                                            &mb->domain);
-
-    return err;
-}
-
-
-/* the template's parts: subject (after "Subject: ") and body */
-
-static const char *
-ngx_http_fluentai_mail_split(const char *s, size_t len,
-    ngx_http_fluentai_mstr_t *subject, ngx_http_fluentai_mstr_t *body)
-{
-    const char  *nl, *end;
-
-    end = s + len;
-
-    if (len < 9 || strncmp(s, "Subject:", 8) != 0) {
-        return "the first line must be \"Subject: ...\"";
-    }
-
-    nl = memchr(s, '\n', len);
-    if (nl == NULL) {
-        return "no body after the subject line";
-    }
-
-    subject->data = s + 8;
-    subject->len = nl - subject->data;
-
-    while (subject->len && subject->data[0] == ' ') {
-        subject->data++;
-        subject->len--;
-    }
-
-    while (subject->len && (subject->data[subject->len - 1] == '\r'
-                            || subject->data[subject->len - 1] == ' '))
-    {
-        subject->len--;
-    }
-
-    s = nl + 1;
-
-    if (s < end && *s == '\r') {
-        s++;
-    }
-
-    if (s >= end || *s != '\n') {
-        return "an empty line must follow the subject line";
-    }
-
-    body->data = s + 1;
-    body->len = end - body->data;
-
-    return NULL;
-}
-
-
-/* whether part (not NUL-terminated) contains the string */
-
-static int
-ngx_http_fluentai_mail_has(ngx_http_fluentai_mstr_t *part, const char *str)
-{
-    size_t  i, n;
-
-    n = strlen(str);
-
-    for (i = 0; i + n <= part->len; i++) {
-        if (memcmp(part->data + i, str, n) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-const char *
-ngx_http_fluentai_mail_template_check(const char *s, size_t len)
-{
-    ngx_http_fluentai_mstr_t  subject, body;
-    const char               *err;
-
-    if (len > 65536) {
-        return "longer than 64k";
-    }
-
-    if (!ngx_http_fluentai_mail_utf8_ok(s, len)) {
-        return "not UTF-8 (or a NUL byte)";
-    }
-
-    err = ngx_http_fluentai_mail_split(s, len, &subject, &body);
-    if (err) {
-        return err;
-    }
-
-    if (subject.len == 0) {
-        return "empty subject";
-    }
-
-    if (!ngx_http_fluentai_mail_has(&body, "{{link}}")) {
-        return "the body does not contain {{link}}";
-    }
-
-    return NULL;
-}
-
-
-size_t
-ngx_http_fluentai_mail_lifetime(long seconds, char *buf, size_t size)
-{
-    int          n;
-    long         v;
-    const char  *unit;
-
-    if (seconds >= 2 * 86400 && seconds % 86400 == 0) {
-        v = seconds / 86400;
-        unit = "day";
-
-    } else if (seconds >= 3600 && seconds % 3600 == 0) {
-        v = seconds / 3600;
-        unit = "hour";
-
-    } else if (seconds >= 60 && seconds % 60 == 0) {
-        v = seconds / 60;
-        unit = "minute";
-
-    } else {
-        v = seconds;
-        unit = "second";
-    }
-
-    n = snprintf(buf, size, "%ld %s%s", v, unit, v == 1 ? "" : "s");
-
-    return (n < 0 || (size_t) n >= size) ? 0 : (size_t) n;
 }
 
 
@@ -515,9 +140,10 @@ static void
 ngx_http_fluentai_mail_words(ngx_http_fluentai_mbuf_t *b, const char *s,
     size_t len, int phrase)
 {
-    int          plain;
-    size_t       i, n, start;
-    const char  *special;
+    int                   plain;
+    size_t                i, n, start;
+    const char           *special;
+    const unsigned char  *p, *q, *last;
 
     special = phrase ? "\"(),.:;<>@[\\]" : "";
     plain = (len <= NGX_HTTP_FLUENTAI_MAIL_PLAIN_MAX);
@@ -537,16 +163,22 @@ ngx_http_fluentai_mail_words(ngx_http_fluentai_mbuf_t *b, const char *s,
     }
 
     start = 0;
+    last = (const unsigned char *) s + len;
 
     while (start < len) {
         i = start;
 
         while (i < len) {
-            n = ngx_http_fluentai_mail_utf8((const unsigned char *) s + i,
-                                            len - i);
-            if (n == 0) {
-                n = 1;
+            q = (const unsigned char *) s + i;
+            p = q;
+
+            if (ngx_http_fluentai_utf8_next(&p, last)
+                == NGX_HTTP_FLUENTAI_UTF8_BAD)
+            {
+                p = q + 1;
             }
+
+            n = p - q;
 
             if (i + n - start > NGX_HTTP_FLUENTAI_MAIL_WORD_BYTES) {
                 break;
@@ -701,8 +333,7 @@ ngx_http_fluentai_mail_build(const ngx_http_fluentai_mail_t *m, size_t *len)
     }
 
     for (k = 0; k < NGX_HTTP_FLUENTAI_MAIL_VARS; k++) {
-        if (!ngx_http_fluentai_mail_utf8_ok(m->vars[k].data, m->vars[k].len))
-        {
+        if (!ngx_http_fluentai_utf8_text(m->vars[k].data, m->vars[k].len)) {
             return NULL;
         }
     }

@@ -77,6 +77,18 @@ char *ngx_http_fluentai_mail_build(const ngx_http_fluentai_mail_t *m,
     size_t *len);
 
 /*
+ * Between the mail_*.c files: RFC 5322 atext (mail_addr.c); the address
+ * rule of ngx_http_fluentai_mailbox_parse() on a bare address, *domain
+ * set to its domain (mail_addr.c); a template's subject (after
+ * "Subject: ", trimmed) and body (mail_tmpl.c).  NULL, or what is wrong.
+ */
+int ngx_http_fluentai_mail_atext(int c);
+const char *ngx_http_fluentai_mail_addr_check(const char *s, size_t len,
+    ngx_http_fluentai_mstr_t *domain);
+const char *ngx_http_fluentai_mail_split(const char *s, size_t len,
+    ngx_http_fluentai_mstr_t *subject, ngx_http_fluentai_mstr_t *body);
+
+/*
  * The message as SMTP DATA content: dot-stuffed, bare LF made CRLF,
  * ending in CRLF "." CRLF.  malloc()ed, or NULL.
  */

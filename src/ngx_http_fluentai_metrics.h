@@ -1,10 +1,10 @@
 
 /*
  * Prometheus metrics: counters, gauges and histograms in a shared memory
- * zone, summed over all workers (src/ngx_http_fluentai_metrics.c).
+ * zone, summed over all workers (src/ngx_http_fluentai_metrics*.c).
  *
  * To add a counter: a value below (before NGX_HTTP_FLUENTAI_M_COUNT), a
- * line in ngx_http_fluentai_counters[] in the .c file at the same index
+ * line in ngx_http_fluentai_counters[] in metrics_text.c at the same index
  * (series of one metric name stay next to each other), and a call to
  * ngx_http_fluentai_metrics_count() where it happens.  Everything works
  * without the zone ("fluentai_metrics off"): the calls do nothing.

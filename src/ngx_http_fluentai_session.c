@@ -78,8 +78,10 @@ ngx_http_fluentai_bearer_or_fail(ngx_http_request_t *r,
 }
 
 
-/* PUT profile, change password: the bearer (401), then a details array
- * for the body's validation; NULL: answered */
+/*
+ * PUT profile, change password: the bearer (401), then a details array
+ * for the body's validation; NULL: answered
+ */
 
 json_t *
 ngx_http_fluentai_bearer_details_or_fail(ngx_http_request_t *r,

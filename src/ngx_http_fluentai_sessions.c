@@ -124,8 +124,10 @@ ngx_http_fluentai_session_deleted(ngx_http_request_t *r, PGresult *res)
 }
 
 
-/* the first column says if the caller's session is active; NGX_DONE: no,
- * or a bad result, and answered */
+/*
+ * the first column says if the caller's session is active; NGX_DONE: no,
+ * or a bad result, and answered
+ */
 
 static ngx_int_t
 ngx_http_fluentai_caller_or_fail(ngx_http_request_t *r, PGresult *res)

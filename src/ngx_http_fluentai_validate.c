@@ -2,7 +2,8 @@
 /*
  * Request body validation: the contract's 422 table.  Pure C on jansson
  * values (no nginx).  Every string is checked here for strict UTF-8 and
- * NUL bytes too, whatever built the json value.
+ * NUL bytes too, whatever built the json value.  The syntax of an email
+ * address and of a URL: ngx_http_fluentai_validate_syntax.c.
  */
 
 
@@ -15,12 +16,8 @@
 #include "ngx_http_fluentai_validate.h"
 
 
-#define NGX_HTTP_FLUENTAI_UTF8_BAD       0xffffffff
-
 #define NGX_HTTP_FLUENTAI_NAME_MIN       2
 #define NGX_HTTP_FLUENTAI_NAME_MAX       100
-#define NGX_HTTP_FLUENTAI_LOCAL_MAX      64
-#define NGX_HTTP_FLUENTAI_LABEL_MAX      63
 #define NGX_HTTP_FLUENTAI_PASSWORD_MIN   8
 #define NGX_HTTP_FLUENTAI_PASSWORD_MAX   128
 #define NGX_HTTP_FLUENTAI_BIO_MAX        500
@@ -57,7 +54,6 @@ typedef enum {
 } ngx_http_fluentai_field_e;
 
 
-static int ngx_http_fluentai_is_control(uint32_t c);
 static int ngx_http_fluentai_fail(json_t *details, const char *field,
     const char *msg, const char *type);
 static ngx_http_fluentai_field_e ngx_http_fluentai_field(json_t *body,
@@ -70,131 +66,10 @@ static int ngx_http_fluentai_check_name(json_t *details,
     ngx_http_fluentai_vstr_t *s);
 static size_t ngx_http_fluentai_email_copy(ngx_http_fluentai_vstr_t *s,
     ngx_http_fluentai_credentials_t *out);
-static int ngx_http_fluentai_email_valid(const char *e, size_t len);
-static int ngx_http_fluentai_url_valid(const char *s, size_t len);
 static int ngx_http_fluentai_string_field(json_t *body, json_t *details,
     const char *key, ngx_http_fluentai_vstr_t *s);
 static int ngx_http_fluentai_alias_field(json_t *body, json_t *details,
     const char *camel, const char *snake, ngx_http_fluentai_vstr_t *s);
-
-
-long
-ngx_http_fluentai_utf8_count(const char *s, size_t len)
-{
-    long           n;
-    const u_char  *p, *last;
-
-    if (s == NULL) {
-        return len ? -1 : 0;
-    }
-
-    p = (const u_char *) s;
-    last = p + len;
-    n = 0;
-
-    while (p < last) {
-        if (*p < 0x80) {
-            p++;
-
-        } else if (ngx_http_fluentai_utf8_next(&p, last)
-                   == NGX_HTTP_FLUENTAI_UTF8_BAD)
-        {
-            return -1;
-        }
-
-        n++;
-    }
-
-    return n;
-}
-
-
-/*
- * Decodes one code point at *p (p < last) and advances *p past it.
- * Rejects truncated sequences, overlong forms, surrogates and values
- * over U+10FFFF.
- */
-
-uint32_t
-ngx_http_fluentai_utf8_next(const u_char **p, const u_char *last)
-{
-    size_t         n, i;
-    uint32_t       c, min;
-    const u_char  *s;
-
-    s = *p;
-    c = *s;
-
-    if (c < 0x80) {
-        *p = s + 1;
-        return c;
-    }
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 1;
-        c &= 0x1f;
-        min = 0x80;
-
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 2;
-        c &= 0x0f;
-        min = 0x800;
-
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 3;
-        c &= 0x07;
-        min = 0x10000;
-
-    } else {
-        return NGX_HTTP_FLUENTAI_UTF8_BAD;
-    }
-
-    if ((size_t) (last - s) <= n) {
-        return NGX_HTTP_FLUENTAI_UTF8_BAD;
-    }
-
-    for (i = 1; i <= n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return NGX_HTTP_FLUENTAI_UTF8_BAD;
-        }
-
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-        return NGX_HTTP_FLUENTAI_UTF8_BAD;
-    }
-
-    *p = s + n + 1;
-
-    return c;
-}
-
-
-/* Unicode White_Space, plus U+FEFF (a stray byte order mark) */
-
-int
-ngx_http_fluentai_is_space(uint32_t c)
-{
-    switch (c) {
-    case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:
-    case 0x20: case 0x85: case 0xa0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202f: case 0x205f:
-    case 0x3000: case 0xfeff:
-        return 1;
-    }
-
-    return c >= 0x2000 && c <= 0x200a;
-}
-
-
-/* C0, DEL and C1 */
-
-static int
-ngx_http_fluentai_is_control(uint32_t c)
-{
-    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
-}
 
 
 static int
@@ -460,178 +335,6 @@ ngx_http_fluentai_email_copy(ngx_http_fluentai_vstr_t *s,
 }
 
 
-/* e is trimmed and lower-cased, len <= NGX_HTTP_FLUENTAI_EMAIL_MAX */
-
-static int
-ngx_http_fluentai_email_valid(const char *e, size_t len)
-{
-    size_t       i, at, label, dots;
-    const char  *d;
-    u_char       c;
-
-    at = len;
-
-    for (i = 0; i < len; i++) {
-        c = (u_char) e[i];
-
-        if (c == '@') {
-            if (at != len) {
-                return 0;
-            }
-
-            at = i;
-            continue;
-        }
-
-        if (at == len && (c <= 0x20 || c >= 0x7f)) {
-            return 0;
-        }
-    }
-
-    if (at == len || at == 0 || at > NGX_HTTP_FLUENTAI_LOCAL_MAX) {
-        return 0;
-    }
-
-    d = e + at + 1;
-    len -= at + 1;
-
-    if (len == 0) {
-        return 0;
-    }
-
-    label = 0;
-    dots = 0;
-
-    for (i = 0; i <= len; i++) {
-
-        if (i == len || d[i] == '.') {
-            if (label == 0 || label > NGX_HTTP_FLUENTAI_LABEL_MAX
-                || d[i - label] == '-' || d[i - 1] == '-')
-            {
-                return 0;
-            }
-
-            if (i < len) {
-                dots++;
-            }
-
-            label = 0;
-            continue;
-        }
-
-        c = (u_char) d[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-            return 0;
-        }
-
-        label++;
-    }
-
-    return dots > 0;
-}
-
-
-/*
- * http:// or https:// (scheme case-insensitive), a non-empty host,
- * valid UTF-8, no white space, controls or characters that are never
- * valid in a URL.
- */
-
-static int
-ngx_http_fluentai_url_valid(const char *s, size_t len)
-{
-    size_t         i, skip;
-    uint32_t       c;
-    const u_char  *p, *last, *host, *host_end, *port;
-
-    p = (const u_char *) s;
-    last = p + len;
-
-    while (p < last) {
-        c = ngx_http_fluentai_utf8_next(&p, last);
-
-        if (c == NGX_HTTP_FLUENTAI_UTF8_BAD
-            || c == ' '
-            || ngx_http_fluentai_is_control(c)
-            || ngx_http_fluentai_is_space(c)
-            || c == '"' || c == '<' || c == '>' || c == '\\' || c == '`')
-        {
-            return 0;
-        }
-    }
-
-    if (len >= 7 && strncasecmp(s, "http://", 7) == 0) {
-        skip = 7;
-
-    } else if (len >= 8 && strncasecmp(s, "https://", 8) == 0) {
-        skip = 8;
-
-    } else {
-        return 0;
-    }
-
-    /* authority: up to the path, query or fragment */
-
-    host = (const u_char *) s + skip;
-    last = (const u_char *) s + len;
-
-    for (p = host; p < last; p++) {
-        if (*p == '/' || *p == '?' || *p == '#') {
-            break;
-        }
-    }
-
-    host_end = p;
-
-    /* skip userinfo */
-
-    for (p = host_end; p > host; p--) {
-        if (p[-1] == '@') {
-            host = p;
-            break;
-        }
-    }
-
-    port = NULL;
-
-    if (host < host_end && *host == '[') {
-        for (p = host; p < host_end && *p != ']'; p++) { /* void */ }
-
-        if (p == host_end || p - host < 3) {
-            return 0;
-        }
-
-        if (p + 1 < host_end) {
-            if (p[1] != ':') {
-                return 0;
-            }
-
-            port = p + 2;
-        }
-
-    } else {
-        for (p = host; p < host_end && *p != ':'; p++) { /* void */ }
-
-        if (p == host) {
-            return 0;
-        }
-
-        if (p < host_end) {
-            port = p + 1;
-        }
-    }
-
-    if (port != NULL) {
-        for (i = 0; port + i < host_end; i++) {
-            if (port[i] < '0' || port[i] > '9' || i == 5) {
-                return 0;
-            }
-        }
-    }
-
-    return 1;
-}
 
 
 /* a required string field: fills s or appends the type/missing error */
@@ -758,8 +461,7 @@ ngx_http_fluentai_lookup_email(json_t *body, json_t *details,
 
     if (len == 0
         || len > NGX_HTTP_FLUENTAI_EMAIL_MAX
-        || memchr(out->email_buf, '\0', len) != NULL
-        || ngx_http_fluentai_utf8_count(out->email_buf, len) < 0)
+        || !ngx_http_fluentai_utf8_text(out->email_buf, len))
     {
         return ngx_http_fluentai_fail(details, "email",
                                       NGX_HTTP_FLUENTAI_MSG_EMAIL,

@@ -47,6 +47,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "ngx_http_fluentai_utf8.h"
+
 
 #define NGX_HTTP_FLUENTAI_EMAIL_MAX      254
 
@@ -129,17 +131,12 @@ int ngx_http_fluentai_validate_token(json_t *body, json_t *details,
     ngx_http_fluentai_vstr_t *token);
 
 /*
- * one code point at *p (p < last), *p advanced past it; 0xffffffff (and
- * *p unchanged) for invalid UTF-8
+ * the syntax rules above (ngx_http_fluentai_validate_syntax.c): e is
+ * trimmed and lower-cased, len <= NGX_HTTP_FLUENTAI_EMAIL_MAX; s is an
+ * avatar URL of any bytes
  */
-uint32_t ngx_http_fluentai_utf8_next(const unsigned char **p,
-    const unsigned char *last);
-
-/* Unicode White_Space, plus U+FEFF */
-int ngx_http_fluentai_is_space(uint32_t c);
-
-/* number of UTF-8 code points in s[0..len), or -1 if invalid UTF-8 */
-long ngx_http_fluentai_utf8_count(const char *s, size_t len);
+int ngx_http_fluentai_email_valid(const char *e, size_t len);
+int ngx_http_fluentai_url_valid(const char *s, size_t len);
 
 
 #endif /* _NGX_HTTP_FLUENTAI_VALIDATE_H_INCLUDED_ */

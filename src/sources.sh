@@ -7,8 +7,12 @@ FLUENTAI_PURE_SRCS="
     src/ngx_http_fluentai_jwt.c
     src/ngx_http_fluentai_token.c
     src/ngx_http_fluentai_password.c
+    src/ngx_http_fluentai_utf8.c
     src/ngx_http_fluentai_validate.c
+    src/ngx_http_fluentai_validate_syntax.c
     src/ngx_http_fluentai_mail_msg.c
+    src/ngx_http_fluentai_mail_addr.c
+    src/ngx_http_fluentai_mail_tmpl.c
     src/ngx_http_fluentai_mail_token.c
 "
 
@@ -38,6 +42,8 @@ FLUENTAI_HTTP_SRCS="
     src/ngx_http_fluentai_change_password.c
     src/ngx_http_fluentai_health.c
     src/ngx_http_fluentai_metrics.c
+    src/ngx_http_fluentai_metrics_log.c
+    src/ngx_http_fluentai_metrics_text.c
     src/ngx_http_fluentai_audit.c
     src/ngx_http_fluentai_blocklist.c
     src/ngx_http_fluentai_brute.c
@@ -50,6 +56,7 @@ FLUENTAI_HTTP_SRCS="
 # recovery and verification endpoints, the mail module's directives
 FLUENTAI_MAIL_SRCS="
     src/ngx_http_fluentai_smtp.c
+    src/ngx_http_fluentai_smtp_dialog.c
     src/ngx_http_fluentai_outbox.c
     src/ngx_http_fluentai_recovery.c
     src/ngx_http_fluentai_mail_module.c
@@ -64,10 +71,13 @@ FLUENTAI_HDRS="
     src/ngx_http_fluentai_jwt.h
     src/ngx_http_fluentai_token.h
     src/ngx_http_fluentai_password.h
+    src/ngx_http_fluentai_utf8.h
     src/ngx_http_fluentai_validate.h
     src/ngx_http_fluentai_metrics.h
+    src/ngx_http_fluentai_metrics_int.h
     src/ngx_http_fluentai_mail_msg.h
     src/ngx_http_fluentai_mail_token.h
     src/ngx_http_fluentai_smtp.h
+    src/ngx_http_fluentai_smtp_int.h
     src/ngx_http_fluentai_mail.h
 "

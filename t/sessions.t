@@ -283,7 +283,7 @@ SKIP: {
         my $other = new_user('list-other');
 
         my $r = api(GET => '/auth/sessions', headers => bearer($c->{access}));
-        is $r->{status}, 200, '200' or diag $r->{body};
+        is $r->{status}, 200, 'the list: 200' or diag $r->{body};
         like $r->{headers}{'cache-control'} // '', qr/no-store/, 'no-store';
         my $s = $r->{json}{sessions} // [];
         is scalar(@$s), 3, 'three active sessions (register, two logins)';
