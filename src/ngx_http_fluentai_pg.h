@@ -8,7 +8,8 @@
  *
  * Files: pg_pool.c (the idle cache and the wait queue: the API below),
  * pg_conn.c (connecting, reconnecting, the sockets), pg_query.c (sending
- * a statement and reading its result), pg_conninfo.c (configuration).
+ * a statement and reading its result), pg_batch.c (lookups waiting for a
+ * connection served by one statement), pg_conninfo.c (configuration).
  */
 
 #ifndef _NGX_HTTP_FLUENTAI_PG_H_INCLUDED_
