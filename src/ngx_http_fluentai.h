@@ -233,6 +233,11 @@ ngx_http_fluentai_pw_job_t *ngx_http_fluentai_job(ngx_http_request_t *r,
     ngx_http_fluentai_vstr_t *password,
     ngx_http_fluentai_vstr_t *new_password);
 void ngx_http_fluentai_task_release(ngx_http_fluentai_ctx_t *ctx);
+void ngx_http_fluentai_task_hash(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_vstr_t *new_password,
+    ngx_http_fluentai_step_pt resume);
+ngx_int_t ngx_http_fluentai_hashed_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_pw_job_t *job);
 
 /* redact.c: no secret in any log line */
 size_t ngx_http_fluentai_redact(u_char *dst, size_t cap, u_char *src,

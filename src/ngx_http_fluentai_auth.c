@@ -62,15 +62,8 @@ ngx_http_fluentai_register(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_fluentai_job(r, ctx, NULL, NULL, &ctx->cred.password)
-        == NULL)
-    {
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error", NULL);
-        return;
-    }
-
-    ngx_http_fluentai_task(r, ctx, ngx_http_fluentai_register_hashed);
+    ngx_http_fluentai_task_hash(r, ctx, &ctx->cred.password,
+                                ngx_http_fluentai_register_hashed);
 }
 
 
@@ -82,11 +75,7 @@ ngx_http_fluentai_register_hashed(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    if (ctx->job->hashed != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fluentai: password hashing failed");
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error", NULL);
+    if (ngx_http_fluentai_hashed_or_fail(r, ctx->job) != NGX_OK) {
         return;
     }
 

@@ -139,11 +139,7 @@ ngx_http_fluentai_password_hashed(ngx_http_request_t *r)
         return;
     }
 
-    if (job->hashed != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fluentai: password hashing failed");
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error", NULL);
+    if (ngx_http_fluentai_hashed_or_fail(r, job) != NGX_OK) {
         return;
     }
 

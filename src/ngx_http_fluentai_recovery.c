@@ -12,8 +12,9 @@
  * over its hourly limit): the answer tells nothing about accounts.  The
  * token and its mail are written by that statement in one transaction;
  * the outbox sender delivers the mail.  reset-password hashes on the
- * thread pool, then consumes the token, sets the password and revokes
- * every session in one statement; it does not log the user in.
+ * thread pool, then consumes the token, sets the password, revokes
+ * every session, ends the account's login throttle and writes the audit
+ * event in one statement; it does not log the user in.
  */
 
 
@@ -196,19 +197,12 @@ ngx_http_fluentai_reset_password(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_fluentai_job(r, ctx, NULL, NULL, &reset.new_password)
-        == NULL)
-    {
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error", NULL);
-        return;
-    }
-
-    ngx_http_fluentai_task(r, ctx, ngx_http_fluentai_reset_hashed);
+    ngx_http_fluentai_task_hash(r, ctx, &reset.new_password,
+                                ngx_http_fluentai_reset_hashed);
 }
 
 
-/* $1 token hash, $2 the new password's hash */
+/* $1 token hash, $2 the new password's hash, $3 ip, $4 user agent */
 
 static void
 ngx_http_fluentai_reset_hashed(ngx_http_request_t *r)
@@ -218,11 +212,7 @@ ngx_http_fluentai_reset_hashed(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fluentai_module);
 
-    if (ctx->job->hashed != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fluentai: password hashing failed");
-        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "internal_error", NULL);
+    if (ngx_http_fluentai_hashed_or_fail(r, ctx->job) != NGX_OK) {
         return;
     }
 
@@ -233,6 +223,7 @@ ngx_http_fluentai_reset_hashed(ngx_http_request_t *r)
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
     ngx_http_fluentai_param(r->pool, q, 1, ctx->job->out,
                             ngx_strlen(ctx->job->out));
+    ngx_http_fluentai_audit_params(r, q, 2);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_reset_done);
 }
@@ -284,6 +275,7 @@ ngx_http_fluentai_verify_email(ngx_http_request_t *r)
 
     ngx_http_fluentai_param_bin(q, 0, ctx->presented,
                                 NGX_HTTP_FLUENTAI_HASH_LEN);
+    ngx_http_fluentai_audit_params(r, q, 1);
 
     ngx_http_fluentai_query(r, ngx_http_fluentai_verify_done);
 }

@@ -342,21 +342,40 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " $4::bytea, $5::int, $6::int)",
       .nparams = 6, .ncolumns = 1, .readonly = 0 },
 
-    /* $1 token hash, $2 new password hash -> user id or NULL */
+    /*
+     * $1 token hash, $2 new password hash, $3 ip, $4 ua -> user id or
+     * NULL.  A reset proves the mailbox: the event "password_reset" and
+     * the end of the account's login throttle, in the reset's statement.
+     */
 
     [NGX_HTTP_FLUENTAI_SQL_RESET_PASSWORD] = {
       .name = "fluentai_reset_password",
       .text =
-        "SELECT fluentai_reset_password($1::bytea, $2::text)",
-      .nparams = 2, .ncolumns = 1, .readonly = 0 },
+        "WITH r AS MATERIALIZED ("
+        " SELECT fluentai_reset_password($1::bytea, $2::text) AS user_id),"
+        " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $3::inet AS ip, $4::text AS ua,"
+        " 'password_reset' AS event, user_id, NULL::uuid AS session_id,"
+        " '{}'::jsonb AS detail FROM r WHERE user_id IS NOT NULL) e),"
+        " ok AS ("
+        " SELECT fluentai_login_succeeded(lower(email))"
+        " FROM users WHERE id = (SELECT user_id FROM r))"
+        " SELECT user_id FROM r WHERE (SELECT count(*) FROM ok) >= 0",
+      .nparams = 4, .ncolumns = 1, .readonly = 0 },
 
-    /* $1 token hash -> user id or NULL */
+    /* $1 token hash, $2 ip, $3 ua -> user id or NULL (migration 070) */
 
     [NGX_HTTP_FLUENTAI_SQL_VERIFY_EMAIL] = {
       .name = "fluentai_verify_email",
       .text =
-        "SELECT fluentai_verify_email($1::bytea)",
-      .nparams = 1, .ncolumns = 1, .readonly = 0 },
+        "WITH r AS MATERIALIZED ("
+        " SELECT fluentai_verify_email($1::bytea) AS user_id),"
+        " a AS (" NGX_HTTP_FLUENTAI_AUDIT
+        " (SELECT $2::inet AS ip, $3::text AS ua,"
+        " 'email_verified' AS event, user_id, NULL::uuid AS session_id,"
+        " '{}'::jsonb AS detail FROM r WHERE user_id IS NOT NULL) e)"
+        " SELECT user_id FROM r",
+      .nparams = 3, .ncolumns = 1, .readonly = 0 },
 
     /*
      * The outbox sender: claims the next due mail for $1 seconds (its

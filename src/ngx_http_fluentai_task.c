@@ -241,6 +241,49 @@ ngx_http_fluentai_task_free(ngx_http_fluentai_task_t *t)
 
 
 /*
+ * Hashes a new password on the thread pool, then runs resume (register,
+ * reset-password).  A continuation launcher: it answers 500 itself if
+ * the job cannot be made.
+ */
+
+void
+ngx_http_fluentai_task_hash(ngx_http_request_t *r,
+    ngx_http_fluentai_ctx_t *ctx, ngx_http_fluentai_vstr_t *new_password,
+    ngx_http_fluentai_step_pt resume)
+{
+    if (ngx_http_fluentai_job(r, ctx, NULL, NULL, new_password) == NULL) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error", NULL);
+        return;
+    }
+
+    ngx_http_fluentai_task(r, ctx, resume);
+}
+
+
+/*
+ * In a continuation of a job that hashed a new password: NGX_OK if it
+ * did; else logs it, answers 500 and returns NGX_DONE.
+ */
+
+ngx_int_t
+ngx_http_fluentai_hashed_or_fail(ngx_http_request_t *r,
+    ngx_http_fluentai_pw_job_t *job)
+{
+    if (job->hashed == 0) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "fluentai: password hashing failed");
+    ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "internal_error", NULL);
+
+    return NGX_DONE;
+}
+
+
+/*
  * A new job with copies of the passwords; verify against encoded (if
  * set) and/or hash (if set).  Outside r->pool (see task.h); wiped and
  * freed when the request ends, or after that when the job is done.

@@ -17,17 +17,14 @@ use utf8;
 
 use Test::More;
 use FluentAI::Test qw(:DEFAULT bearer new_user);
-use File::Temp ();
+use FluentAI::Files;
 
-my $dir = File::Temp::tempdir('fluentai-blocklist-XXXXXX', TMPDIR => 1,
-                              CLEANUP => 1);
-chmod 0755, $dir;
-open my $fh, '>:raw', "$dir/list.txt" or die "$dir/list.txt: $!";
-print $fh "#!comment: a john-style comment line\n",
-          "Password\n", "letmein-now\r\n", "\n",
-          "Correct Horse\n", "p\xc3\xa4ssw\xc3\xb6rd-\xc3\xa4\xc3\xb6\n",
-          "password\n";               # a duplicate (case) is kept once
-close $fh;
+my $dir = conf_files('fluentai-blocklist',
+    'list.txt' => "#!comment: a john-style comment line\n"
+                  . "Password\n" . "letmein-now\r\n" . "\n"
+                  . "Correct Horse\n"
+                  . "p\xc3\xa4ssw\xc3\xb6rd-\xc3\xa4\xc3\xb6\n"
+                  . "password\n");       # a duplicate (case) is kept once
 
 start_nginx(main_config => fluentai_main_config(),
             http_config => fluentai_http_config(
@@ -121,9 +118,7 @@ unlike error_log(), qr/password(?:word)?\b.*(?:letmein|PassWord)/i,
 stop_nginx();
 
 # bad lists fail at configuration time
-open $fh, '>', "$dir/comments.txt" or die;
-print $fh "#!comment: nothing else\n\n";
-close $fh;
+write_conf_file($dir, 'comments.txt', "#!comment: nothing else\n\n");
 for my $bad (["$dir/missing.txt", qr/open\(\) "\Q$dir\E\/missing\.txt" failed/,
               'a missing file'],
              ["$dir/comments.txt", qr/the password blocklist has no passwords/,

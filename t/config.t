@@ -4,6 +4,9 @@
 # t/run-suites, which exports TEST_NGINX_PG_CONNINFO, TEST_NGINX_DATA and
 # TEST_NGINX_LOAD_MODULES).
 #
+# A block without "--- config" or "--- request" mounts and asks /health
+# (FluentAI::ConfBlocks).
+#
 # Secret files of chosen sizes are written at load time into a private
 # temporary directory, exported as $TEST_NGINX_FLUENTAI_KEYS.  Tests run as
 # root, so a mode-000 file would still be readable: the "unreadable" cases
@@ -14,31 +17,22 @@ use warnings;
 
 use Test::Nginx::Socket 'no_plan';
 use Cwd ();
-use File::Temp ();
+use FluentAI::ConfBlocks;
+use FluentAI::Files;
 
-my $keys = File::Temp::tempdir('fluentai-config-t-XXXXXX', TMPDIR => 1,
-                               CLEANUP => 1);
-chmod 0755, $keys;
-
-sub write_key {
-    my ($name, $bytes) = @_;
-    open my $fh, '>', "$keys/$name" or die "$keys/$name: $!";
-    binmode $fh;
-    print $fh $bytes;
-    close $fh or die "$keys/$name: $!";
-}
-
-write_key('empty.key', '');
-write_key('short31.key', 'k' x 31);
-# trailing newlines are not part of the secret: 31 bytes + "\n" is short
-write_key('short31-newline.key', ('k' x 31) . "\n");
-write_key('exact32.key', 'k' x 32);
-write_key('exact32-crlf.key', ('k' x 32) . "\r\n");
+my $keys = conf_files('fluentai-config-t',
+    'empty.key'           => '',
+    'short31.key'         => 'k' x 31,
+    # trailing newlines are not part of the secret: 31 bytes + "\n" is short
+    'short31-newline.key' => ('k' x 31) . "\n",
+    'exact32.key'         => 'k' x 32,
+    'exact32-crlf.key'    => ('k' x 32) . "\r\n");
 
 $ENV{TEST_NGINX_FLUENTAI_KEYS} = $keys;
 # nginx resolves relative paths against its prefix: keep this one absolute
 $ENV{TEST_NGINX_DATA} //= Cwd::abs_path('t/data');
 
+health_by_default();
 no_shuffle();
 run_tests();
 
@@ -67,8 +61,6 @@ __DATA__
     location = /user/profile { fluentai_endpoint user_profile; }
     location = /user/change-password { fluentai_endpoint change_password; }
     location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
@@ -86,10 +78,6 @@ Cache-Control: no-store
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
@@ -142,10 +130,6 @@ plain
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/exact32.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- response_body chomp
 {"status":"healthy","database":"connected"}
 --- timeout: 10
@@ -156,10 +140,6 @@ GET /health
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/exact32-crlf.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- response_body chomp
 {"status":"healthy","database":"connected"}
 --- timeout: 10
@@ -198,10 +178,6 @@ unknown endpoint "Login"
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/no-such.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"[^"]*no-such\.key" failed \(2: No such file or directory\)/
@@ -212,10 +188,6 @@ qr/\[emerg\].*"[^"]*no-such\.key" failed \(2: No such file or directory\)/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*cannot read the JWT secret from/
@@ -226,10 +198,6 @@ qr/\[emerg\].*cannot read the JWT secret from/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/exact32.key/inner;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*exact32\.key\/inner" failed \(20: Not a directory\)/
@@ -240,10 +208,6 @@ qr/\[emerg\].*exact32\.key\/inner" failed \(20: Not a directory\)/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/short31.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*JWT secret.*too short: 31 bytes, at least 32/
@@ -254,10 +218,6 @@ qr/\[emerg\].*JWT secret.*too short: 31 bytes, at least 32/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/short31-newline.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*JWT secret.*too short: 31 bytes/
@@ -268,10 +228,6 @@ qr/\[emerg\].*JWT secret.*too short: 31 bytes/
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_FLUENTAI_KEYS/empty.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*JWT secret.*too short: 0 bytes/
@@ -286,10 +242,6 @@ qr/\[emerg\].*JWT secret.*too short: 0 bytes/
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=0 t=1 p=1;
     fluentai_thread_pool fluentai;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*m=/
@@ -301,10 +253,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*m=/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=abc p=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*number/
@@ -316,10 +264,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*number/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 invalid number of arguments in "fluentai_password_hash" directive
@@ -331,10 +275,6 @@ invalid number of arguments in "fluentai_password_hash" directive
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 t=2;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: /
@@ -346,10 +286,6 @@ qr/\[emerg\].*invalid argon2id parameters: /
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=15 t=1 p=2;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*8 \* p/
@@ -361,10 +297,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*8 \* p/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 p=0;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*p=/
@@ -376,10 +308,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*p=/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=0 p=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: .*t=/
@@ -391,10 +319,6 @@ qr/\[emerg\].*invalid argon2id parameters: .*t=/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 x=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid argon2id parameters: /
@@ -409,10 +333,6 @@ qr/\[emerg\].*invalid argon2id parameters: /
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=8 t=1 p=1;
     fluentai_thread_pool fluentai;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- response_body chomp
 {"status":"healthy","database":"connected"}
 --- timeout: 10
@@ -423,10 +343,6 @@ GET /health
 --- http_config
     fluentai_database "nonsense";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid "fluentai_database": .*"nonsense"/
@@ -437,10 +353,6 @@ qr/\[emerg\].*invalid "fluentai_database": .*"nonsense"/
 --- http_config
     fluentai_database "dbname='unterminated";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid "fluentai_database": .*unterminated quoted string/
@@ -451,10 +363,6 @@ qr/\[emerg\].*invalid "fluentai_database": .*unterminated quoted string/
 --- http_config
     fluentai_database "dbname=x frobnicate=1";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid "fluentai_database": .*"frobnicate"/
@@ -465,10 +373,6 @@ qr/\[emerg\].*invalid "fluentai_database": .*"frobnicate"/
 --- http_config
     fluentai_database "host=no-such-host.invalid dbname=fluentai user=fluentai";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"fluentai_database": host "no-such-host\.invalid" could not be resolved/
@@ -482,10 +386,6 @@ qr/\[emerg\].*"fluentai_database": host "no-such-host\.invalid" could not be res
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_thread_pool nosuch;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*unknown thread pool "nosuch"/
@@ -508,10 +408,6 @@ qr/\[emerg\].*"fluentai_database" is required/
 === TEST 30: an endpoint without fluentai_jwt_secret_file
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"fluentai_jwt_secret_file" is required/
@@ -534,10 +430,6 @@ qr/\[emerg\].*"fluentai_jwt_secret_file" is required/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins *;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"\*" cannot be used/
@@ -549,10 +441,6 @@ qr/\[emerg\].*"\*" cannot be used/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins http://localhost:3000 *;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*"\*" cannot be used/
@@ -564,10 +452,6 @@ qr/\[emerg\].*"\*" cannot be used/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins localhost:3000;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid origin "localhost:3000"/
@@ -579,10 +463,6 @@ qr/\[emerg\].*invalid origin "localhost:3000"/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_database" directive is duplicate
@@ -594,10 +474,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_jwt_secret_file" directive is duplicate
@@ -610,10 +486,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_password_hash m=1024 t=1 p=1;
     fluentai_password_hash m=2048 t=1 p=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_password_hash" directive is duplicate
@@ -628,10 +500,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_thread_pool fluentai;
     fluentai_thread_pool fluentai;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_thread_pool" directive is duplicate
@@ -644,10 +512,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_cors_origins http://localhost:3000;
     fluentai_cors_origins http://localhost:5173;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_cors_origins" directive is duplicate
@@ -660,8 +524,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
 --- config
     location = /health { fluentai_endpoint health; fluentai_endpoint login; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_endpoint" directive is duplicate
@@ -674,10 +536,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_access_token_ttl 30m;
     fluentai_access_token_ttl 15m;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_access_token_ttl" directive is duplicate
@@ -689,10 +547,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_refresh_token_ttl soon;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_refresh_token_ttl" directive invalid value
@@ -722,8 +576,6 @@ GET /x
         fluentai_database "$TEST_NGINX_PG_CONNINFO";
         fluentai_endpoint health;
     }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_database" directive is not allowed here
@@ -735,10 +587,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_database_pool size=0;
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid parameter "size=0"/
@@ -750,10 +598,6 @@ qr/\[emerg\].*invalid parameter "size=0"/
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_database_pool size=2 queue=0;
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid parameter "queue=0" \(expected size=1\.\.1024 and optional queue=1\.\.1048576\)/

@@ -8,7 +8,8 @@
 #      RFC 5322/MIME (Date, Message-ID, From, UTF-8 subject and body, a
 #      Cyrillic name) with a working link -> reset-password -> the new
 #      password logs in, the old one does not, the old sessions are dead,
-#      the email counts as verified; the token works once, also when two
+#      the email counts as verified, the audit trail has password_reset,
+#      a throttled account is unlocked; the token works once, also when two
 #      requests race; only its hash is in the database; no token or link
 #      in any log
 #   2. unknown, inactive and malformed emails: the same answer, the same
@@ -18,7 +19,8 @@
 #      between: still delivered; a 5xx is recorded, not retried
 #   4. at most fluentai_mail_per_hour mails per account and hour
 #   5. fluentai_email_verification on / required: register sends the
-#      verification mail, verify-email, resend-verification,
+#      verification mail, verify-email (audit: email_verified),
+#      resend-verification,
 #      403 email_not_verified only after the password verified
 #   6. STARTTLS with certificate verification and AUTH PLAIN
 
@@ -31,6 +33,7 @@ use FluentAI::Test;
 use FluentAI::Mail;
 use FluentAI::Pg;
 use Digest::SHA qw(sha256_hex);
+use FluentAI::Files;
 use File::Temp qw(tempdir);
 use POSIX ();
 use Time::HiRes qw(time sleep);
@@ -48,15 +51,9 @@ my $URL = 'https://app.example.test';
 my $MAIL_WAIT = 15 * $TF;
 
 # reset-password refuses common passwords like register does (t/blocklist.t)
-my $BLOCKLIST = tempdir('fluentai-mail-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+my $BLOCKLIST = conf_files('fluentai-mail',
+                           'blocklist.txt' => "letmein-please\n")
     . '/blocklist.txt';
-{
-    open my $fh, '>', $BLOCKLIST or die "$BLOCKLIST: $!";
-    print $fh "letmein-please\n";
-    close $fh;
-    chmod 0755, ($BLOCKLIST =~ m{^(.*)/})[0];
-    chmod 0644, $BLOCKLIST;
-}
 
 sub mail_config {
     my (%o) = @_;
@@ -64,7 +61,8 @@ sub mail_config {
     return fluentai_http_config(extra =>
           "    fluentai_public_url $URL/;\n"
         . "    fluentai_password_blocklist $BLOCKLIST;\n"
-        . "    fluentai_mail_from \"FluentAI Test <no-reply\@fluentai.test>\";\n"
+        . "    fluentai_mail_from"
+        . " \"FluentAI Test <no-reply\@fluentai.test>\";\n"
         . "    fluentai_smtp_relay " . ($o{relay} // "127.0.0.1:$port") . ";\n"
         . "    fluentai_smtp_timeout " . ($o{timeout} // '5s') . ";\n"
         . "    fluentai_mail_retry 1s 2s;\n"
@@ -118,6 +116,16 @@ sub wait_outbox {
     return 0;
 }
 
+# a user's audit rows of one event: "event|session|ip|ua|detail" lines
+sub audit_event {
+    my ($uid, $event) = @_;
+    return psql(q{SELECT event || '|' || coalesce(session_id::text, '')
+                         || '|' || host(ip) || '|' || user_agent || '|'
+                         || detail::text
+                    FROM audit_log WHERE user_id = $1 AND event = $2
+                   ORDER BY id}, $uid, $event);
+}
+
 my @SECRETS;    # tokens and links that must never be logged
 
 # ============================================================ 1. the flow
@@ -152,7 +160,9 @@ is $m->{envelope}{mail_from}, 'no-reply@fluentai.test',
     'envelope: the configured sender';
 
 my $h = $m->{headers};
-like $h->{date}, qr/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d \+0000$/,
+like $h->{date}, qr/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun),\ \d\d
+                   \ (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)
+                   \ \d{4}\ \d\d:\d\d:\d\d\ \+0000$/x,
     'Date: RFC 5322';
 like $h->{'message-id'}, qr/^<fluentai\.\d+\.\d+\@fluentai\.test>$/,
     'Message-ID on the From domain';
@@ -208,11 +218,28 @@ is psql('SELECT count(*) FROM fluentai_email_tokens WHERE hash = '
         . "decode(\$1, 'hex') AND used_at IS NULL", sha256_hex($token)),
     1, 'refused: the token is not used up';
 
+# the account is over its login throttle (someone guessed at it)
+psql(q{INSERT INTO login_throttle (email, failures, window_start)
+       VALUES ($1, 1000000, now())}, $email);
+$r = api(POST => '/auth/login', json => { email => $email,
+                                          password => $old_pw });
+is $r->{status}, 429, 'throttled before the reset: 429';
+
+my $uid = psql('SELECT id FROM users WHERE email = $1', $email);
 my $version = psql('SELECT credential_version FROM users WHERE email = $1',
                    $email);
 $r = api(POST => '/auth/reset-password',
          json => { token => $token, new_password => $new_pw });
 is $r->{status}, 200, 'reset-password: 200';
+is audit_event($uid, 'password_reset'),
+   'password_reset||127.0.0.1|fluentai-test/1|{}',
+   'reset: the audit event password_reset, with the client and its agent';
+is psql(q{SELECT count(*) FROM audit_log WHERE user_id = $1
+            AND event = 'session_revoked'
+            AND detail->>'reason' = 'password_reset'}, $uid),
+   2, '... and session_revoked for each session (login, register)';
+is psql('SELECT count(*) FROM login_throttle WHERE email = $1', $email), 0,
+   'reset: the login throttle of the account is gone';
 is psql('SELECT credential_version FROM users WHERE email = $1', $email),
     $version + 1, 'reset bumps the credential version (migration 010)';
 is $r->{json}{success}, JSON::PP::true(), 'reset-password: success';
@@ -254,6 +281,9 @@ $r = api(POST => '/auth/reset-password',
          json => { token => $token, newPassword => 'third password 3' });
 is $r->{status}, 400, 'the token works once';
 is $r->{json}{code}, 'invalid_reset_token', '... invalid_reset_token';
+is psql(q{SELECT count(*) FROM audit_log
+            WHERE event = 'password_reset' AND user_id = $1}, $uid), 1,
+   '... and writes no audit event';
 
 # two resets with one token at the same time: exactly one wins
 
@@ -287,6 +317,9 @@ my @st = sort map {
     $s;
 } @kids;
 is "@st", '200 400', 'two concurrent resets: one 200, one 400';
+is psql(q{SELECT count(*) FROM audit_log
+            WHERE event = 'password_reset' AND user_id = $1}, $uid), 2,
+   '... and one more password_reset event, for the winner only';
 
 # ============================================================ 2. silence
 
@@ -418,7 +451,8 @@ SKIP: {
     my $again = wait_mail($sink, to => $crash, seen => 1, timeout => 45);
     ok $again, 'the mail is sent again after its lease';
     is $again && $again->{headers}{'message-id'},
-       $first && $first->{headers}{'message-id'}, '... with the same Message-ID';
+       $first && $first->{headers}{'message-id'},
+       '... with the same Message-ID';
     ok wait_outbox($crash, 'sent_at IS NOT NULL'), '... and recorded as sent';
     push @SECRETS, token_of($first, '/reset-password') // '' if $first;
     stop_nginx(allow => qr/exited on signal 9/);
@@ -487,6 +521,10 @@ is $r->{json}{code}, 'invalid_verification_token',
     'the older link was superseded';
 $r = api(POST => '/auth/verify-email', json => { token => $vt2 });
 is $r->{status}, 200, 'verify-email: 200';
+my $vuid = psql('SELECT id FROM users WHERE email = $1', $ver);
+is audit_event($vuid, 'email_verified'),
+   'email_verified||127.0.0.1|fluentai-test/1|{}',
+   'verify-email: the audit event email_verified';
 $r = api(GET => '/auth/profile', headers => { Authorization => "Bearer $vat" });
 is_deeply $r->{json}{user}{is_email_verified} // $r->{json}{is_email_verified},
     JSON::PP::true(), 'profile: verified';
@@ -494,6 +532,9 @@ $r = api(POST => '/auth/verify-email', json => { token => $vt2 });
 is $r->{status}, 400, 'verify-email twice: 400';
 is $r->{json}{code}, 'invalid_verification_token',
     '... invalid_verification_token';
+is psql(q{SELECT count(*) FROM audit_log
+            WHERE event = 'email_verified' AND user_id = $1}, $vuid), 1,
+   '... and no second audit event';
 $r = api(POST => '/auth/resend-verification', json => { email => $ver });
 is $r->{status}, 200, 'resend for a verified email: 200';
 ok !defined wait_mail($sink, to => $ver, seen => 2, timeout => 2),

@@ -2,6 +2,9 @@
 # to start with a clear [emerg] message; good ones start and serve.  Run
 # via t/run-suites (TEST_NGINX_PG_CONNINFO, TEST_NGINX_DATA).
 #
+# A block without "--- config" or "--- request" mounts and asks /health
+# (FluentAI::ConfBlocks).
+#
 # Template and credential files are written at load time into a private
 # temporary directory, exported as $TEST_NGINX_FLUENTAI_MAIL.
 
@@ -10,30 +13,21 @@ use warnings;
 
 use Test::Nginx::Socket 'no_plan';
 use Cwd ();
-use File::Temp ();
+use FluentAI::ConfBlocks;
+use FluentAI::Files;
 
-my $dir = File::Temp::tempdir('fluentai-mail-config-XXXXXX', TMPDIR => 1,
-                              CLEANUP => 1);
-chmod 0755, $dir;
-
-sub write_file {
-    my ($name, $bytes) = @_;
-    open my $fh, '>', "$dir/$name" or die "$dir/$name: $!";
-    binmode $fh;
-    print $fh $bytes;
-    close $fh or die "$dir/$name: $!";
-}
-
-write_file('good.txt', "Subject: Hi {{name}}\n\nOpen {{link}} ({{lifetime}})\n");
-write_file('nolink.txt', "Subject: Hi\n\nNo link here\n");
-write_file('nosubject.txt', "Hi\n\n{{link}}\n");
-write_file('latin1.txt', "Subject: Gr\xfc\xdfe\n\n{{link}}\n");
-write_file('auth', "mailer:secret\n");
-write_file('auth-bad', "no colon here\n");
+my $dir = conf_files('fluentai-mail-config',
+    'good.txt'      => "Subject: Hi {{name}}\n\nOpen {{link}} ({{lifetime}})\n",
+    'nolink.txt'    => "Subject: Hi\n\nNo link here\n",
+    'nosubject.txt' => "Hi\n\n{{link}}\n",
+    'latin1.txt'    => "Subject: Gr\xfc\xdfe\n\n{{link}}\n",
+    'auth'          => "mailer:secret\n",
+    'auth-bad'      => "no colon here\n");
 
 $ENV{TEST_NGINX_FLUENTAI_MAIL} = $dir;
 $ENV{TEST_NGINX_DATA} //= Cwd::abs_path('t/data');
 
+health_by_default();
 no_shuffle();
 run_tests();
 
@@ -58,10 +52,6 @@ __DATA__
     fluentai_smtp_starttls on;
     fluentai_smtp_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
     fluentai_smtp_auth $TEST_NGINX_FLUENTAI_MAIL/auth;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- response_body chomp
 {"status":"healthy","database":"connected"}
 --- timeout: 10
@@ -73,10 +63,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_mail_template reset_password $TEST_NGINX_FLUENTAI_MAIL/nolink.txt;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 the body does not contain {{link}}
@@ -88,10 +74,6 @@ the body does not contain {{link}}
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_mail_template verify_email $TEST_NGINX_FLUENTAI_MAIL/nosubject.txt;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 the first line must be "Subject: ..."
@@ -103,10 +85,6 @@ the first line must be "Subject: ..."
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_mail_template verify_email $TEST_NGINX_FLUENTAI_MAIL/latin1.txt;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 not UTF-8
@@ -118,10 +96,6 @@ not UTF-8
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_mail_template welcome $TEST_NGINX_FLUENTAI_MAIL/good.txt;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 unknown mail "welcome" (expected reset_password or verify_email)
@@ -133,10 +107,6 @@ unknown mail "welcome" (expected reset_password or verify_email)
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_mail_from "x@example.test>, <y@example.test";
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 invalid "fluentai_mail_from"
@@ -148,10 +118,6 @@ invalid "fluentai_mail_from"
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_smtp_auth $TEST_NGINX_FLUENTAI_MAIL/auth;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_smtp_auth" needs "fluentai_smtp_starttls on"
@@ -164,10 +130,6 @@ GET /health
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_smtp_starttls on;
     fluentai_smtp_auth $TEST_NGINX_FLUENTAI_MAIL/auth-bad;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 must hold one line "user:password"
@@ -179,10 +141,6 @@ must hold one line "user:password"
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_public_url javascript:alert(1);
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 must be an http:// or https:// URL
@@ -194,10 +152,6 @@ must be an http:// or https:// URL
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_public_url https://app.example.test/?x=1;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 must be an absolute URL without query or fragment
@@ -209,10 +163,6 @@ must be an absolute URL without query or fragment
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_mail_retry 1h 1m;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 needs two times: 1s <= first <= second <= 1d
@@ -224,10 +174,6 @@ needs two times: 1s <= first <= second <= 1d
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_email_verification maybe;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 invalid value "maybe"
@@ -239,10 +185,6 @@ invalid value "maybe"
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_reset_token_ttl 10s;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 "fluentai_reset_token_ttl" must be between 1m and 30d
@@ -254,10 +196,6 @@ GET /health
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
     fluentai_smtp_relay no-such-host.invalid;
---- config
-    location = /health { fluentai_endpoint health; }
---- request
-GET /health
 --- must_die
 --- error_log
 invalid "fluentai_smtp_relay"

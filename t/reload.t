@@ -3,8 +3,8 @@
 #
 #   t/run-suites t/reload.t
 #
-# 2 workers, a pool of 4 connections each; 4 forked client processes (this
-# file's own load generator, so every request's fate is known):
+# 2 workers, a pool of 4 connections each; 4 forked client processes
+# (FluentAI::Load in t/lib, so every request's fate is known):
 #   - 2 "keep-alive" clients: GET /auth/profile and GET /health on
 #     persistent connections;
 #   - 2 "close" clients: POST /auth/login, GET /auth/profile and POST
@@ -47,6 +47,7 @@ use warnings;
 
 use Test::More;
 use FluentAI::Test;
+use FluentAI::Load;
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
@@ -221,141 +222,12 @@ my $ACCESS = $reg->{json}{access_token} // '';
 
 # ------------------------------------------------------------- load generator
 
-sub build_request {
+# FluentAI::Load (t/lib); "close": a request on a connection of its own
+sub request {
     my ($method, $path, $body, %o) = @_;
-    my $r = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$PORT\r\n";
-    $r .= "Authorization: Bearer $o{auth}\r\n" if $o{auth};
-    $r .= "Connection: close\r\n" if $o{close};
-    if (defined $body) {
-        $r .= "Content-Type: application/json\r\nContent-Length: "
-              . length($body) . "\r\n";
-    }
-    return $r . "\r\n" . ($body // '');
-}
-
-# one attempt on the client's connection: (status, error, bytes received)
-sub attempt {
-    my ($st, $raw, $timeout) = @_;
-    my $s = $st->{sock};
-    my ($off, $buf) = (0, '');
-    while ($off < length $raw) {
-        my $n = syswrite $s, $raw, length($raw) - $off, $off;
-        return (undef, "write: $!", 0) unless defined $n && $n > 0;
-        $off += $n;
-    }
-    my $sel = IO::Select->new($s);
-    my $deadline = time + $timeout;
-    while (1) {
-        my $left = $deadline - time;
-        return (undef, 'timeout', length $buf)
-            if $left <= 0 || !$sel->can_read($left);
-        my $n = sysread $s, $buf, 65536, length $buf;
-        return (undef, "read: $!", length $buf) unless defined $n;
-        return (undef, 'eof', length $buf) if $n == 0;
-        my $i = index($buf, "\r\n\r\n");
-        next if $i < 0;
-        my $head = substr($buf, 0, $i);
-        my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
-        next if length($buf) < $i + 4 + ($cl // 0);
-        my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
-        $st->{close} = $head =~ /^Connection:\s*close/mi ? 1 : 0;
-        return ($status // 0, undef, length $buf);
-    }
-}
-
-sub do_request {
-    my ($st, $q, $timeout) = @_;
-    my $rec = { t0 => time, k => $q->{kind} };
-    for my $try (1, 2) {
-        my $reused = $st->{sock} ? 1 : 0;
-        unless ($st->{sock}) {
-            $st->{sock} = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                                PeerPort => $PORT,
-                                                Proto => 'tcp',
-                                                Timeout => $timeout);
-            unless ($st->{sock}) {
-                $rec->{err} = "connect: $!";
-                last;
-            }
-            binmode $st->{sock};
-        }
-        my ($status, $err, $got) = attempt($st, $q->{raw}, $timeout);
-        if (defined $status) {
-            $rec->{st} = $status;
-            if ($st->{close} || !$q->{keepalive}) {
-                close $st->{sock};
-                delete $st->{sock};
-            }
-            last;
-        }
-        close $st->{sock};
-        delete $st->{sock};
-        if ($reused && $got == 0 && $q->{idempotent} && $try == 1) {
-            $rec->{race} = $err;          # keep-alive close race: retry
-            next;
-        }
-        $rec->{err} = $err;
-        $rec->{reused} = $reused;
-        $rec->{got} = $got;
-        last;
-    }
-    $rec->{t1} = time;
-    return $rec;
-}
-
-sub load_start {
-    my (%o) = @_;
-    my $dir = tempdir(CLEANUP => 1);
-    my @pids;
-    for my $c (0 .. $o{clients} - 1) {
-        my $pid = fork;
-        die "fork: $!" unless defined $pid;
-        if ($pid == 0) {
-            $SIG{PIPE} = 'IGNORE';
-            $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-            open my $out, '>', "$dir/c$c" or POSIX::_exit(1);
-            my $st = {};
-            my $hard = time + $o{max_seconds};
-            my $i = 0;
-            while (!-e "$dir/stop" && time < $hard) {
-                my $rec = do_request($st, $o{next}->($c, $i++, $o{tag}),
-                                     10);
-                $rec->{c} = $c;
-                print $out json_encode($rec), "\n";
-            }
-            close $out;
-            POSIX::_exit(0);
-        }
-        push @pids, $pid;
-    }
-    return { dir => $dir, pids => \@pids };
-}
-
-sub load_stop {
-    my ($l) = @_;
-    if (open my $fh, '>', "$l->{dir}/stop") { close $fh }
-    waitpid $_, 0 for @{ $l->{pids} };
-    my @recs;
-    for my $f (glob "$l->{dir}/c*") {
-        open my $fh, '<', $f or next;
-        while (my $line = <$fh>) {
-            my $r = json_decode($line);
-            push @recs, $r if $r;
-        }
-        close $fh;
-    }
-    return sort { $a->{t0} <=> $b->{t0} } @recs;
-}
-
-sub summary {
-    my %t;
-    for (@_) {
-        my $k = $_->{err} ? "transport error ($_->{err}"
-                            . ($_->{reused} ? ', reused' : ', new') . ')'
-              : $_->{st};
-        $t{$k}++;
-    }
-    return join(', ', map { "$_ x$t{$_}" } sort keys %t) || 'none';
+    my $raw = build_request($method, $path, $body, $o{auth}, $PORT);
+    $raw =~ s{\r\n}{\r\nConnection: close\r\n} if $o{close};
+    return $raw;
 }
 
 my $RUN = "$$-" . int(time);
@@ -363,28 +235,28 @@ my $NEXT = sub {
     my ($c, $i, $tag) = @_;
     if ($c < 2) {                      # keep-alive clients: GETs only
         return $i % 2
-            ? { kind => 'health', keepalive => 1, idempotent => 1,
-                raw => build_request(GET => '/health') }
-            : { kind => 'profile', keepalive => 1, idempotent => 1,
-                raw => build_request(GET => '/auth/profile', undef,
-                                     auth => $ACCESS) };
+            ? { kind => 'health', idempotent => 1,
+                raw => request(GET => '/health') }
+            : { kind => 'profile', idempotent => 1,
+                raw => request(GET => '/auth/profile', undef,
+                               auth => $ACCESS) };
     }
     my $n = ($c + $i) % 3;
     return { kind => 'profile',
-             raw => build_request(GET => '/auth/profile', undef,
-                                  auth => $ACCESS, close => 1) } if $n == 0;
+             raw => request(GET => '/auth/profile', undef,
+                            auth => $ACCESS, close => 1) } if $n == 0;
     return { kind => 'login',
-             raw => build_request(POST => '/auth/login',
-                                  json_encode({ email => $email,
-                                                password => $password }),
-                                  close => 1) } if $n == 1;
+             raw => request(POST => '/auth/login',
+                            json_encode({ email => $email,
+                                          password => $password }),
+                            close => 1) } if $n == 1;
     return { kind => 'register',
-             raw => build_request(POST => '/auth/register',
-                                  json_encode({ name => 'Load',
-                                                email => "reload-$RUN-$tag-c$c-$i"
-                                                         . '@example.com',
-                                                password => 'load password' }),
-                                  close => 1) };
+             raw => request(POST => '/auth/register',
+                            json_encode({ name => 'Load',
+                                          email => "reload-$RUN-$tag-c$c-$i"
+                                                   . '@example.com',
+                                          password => 'load password' }),
+                            close => 1) };
 };
 
 sub wait_for {
@@ -404,8 +276,8 @@ sub wait_for {
     my @initial = worker_pids();
     is scalar(@initial), $WORKERS, "$WORKERS workers at start";
     my (@old_all, @new_seen);
-    my $load = load_start(clients => 4, next => $NEXT, max_seconds => 40,
-                           tag => 'reloads');
+    my $load = load_start(clients => 4, max_seconds => 40,
+                          next => sub { $NEXT->(@_[0, 1], 'reloads') });
     sleep 0.7;
     my $reloaded = 0;
     for my $n (1 .. $RELOADS) {
@@ -473,8 +345,8 @@ sub wait_for {
     my @before = worker_pids();
     my %before = map { $_ => 1 } @before;
     my $victim = $before[0];
-    my $load = load_start(clients => 4, next => $NEXT, max_seconds => 30,
-                           tag => 'kill');
+    my $load = load_start(clients => 4, max_seconds => 30,
+                          next => sub { $NEXT->(@_[0, 1], 'kill') });
     sleep 0.7;
     my $t_kill = time;
     kill 'KILL', $victim;

@@ -1,6 +1,6 @@
 package FluentAI::Load;
 
-# A small load generator for scenario suites (outage, failover): forked
+# A small load generator for scenario suites (outage, reload, failover): forked
 # clients on keep-alive connections, one JSON line per request with its
 # start/end times, status, error code and what the caller adds.  wrk
 # cannot tell which request got which answer; these suites need that.
@@ -16,6 +16,8 @@ package FluentAI::Load;
 #
 # $st is the client's own state hash (tokens of a refresh chain...), kept
 # across its requests; next() and after() run in the client process.
+# next() may mark a request { idempotent => 1 }: it is then retried once
+# after a keep-alive close race (do_request), as HTTP clients do.
 
 use strict;
 use warnings;
@@ -43,8 +45,22 @@ sub build_request {
 }
 
 # one request on the client's keep-alive connection ($st->{sock}); returns
-# the record and the decoded JSON body
+# the record and the decoded JSON body.  $retry (an idempotent request): a
+# reused connection the server closed before the first byte of an answer
+# (the keep-alive close race every HTTP client knows; RFC 9112 9.3.1) is
+# retried once on a new connection, and the record notes it in {race}.
 sub do_request {
+    my ($st, $raw, $timeout, $port, $retry) = @_;
+    my ($rec, $j) = _request_once($st, $raw, $timeout, $port);
+    if ($retry && $rec->{err} && $rec->{reused} && !$rec->{got}) {
+        my ($t0, $race) = ($rec->{t0}, $rec->{err});
+        ($rec, $j) = _request_once($st, $raw, $timeout, $port);
+        @$rec{qw(t0 race)} = ($t0, $race);
+    }
+    return ($rec, $j);
+}
+
+sub _request_once {
     my ($st, $raw, $timeout, $port) = @_;
     $port //= server_port();
     my $rec = { t0 => time };
@@ -128,7 +144,8 @@ sub load_start {
             while (!-e "$dir/stop" && time < $hard) {
                 my $q = $o{next}->($c, $i++, $st);
                 my ($rec, $j) = do_request($st, $q->{raw},
-                                           $o{timeout} // 10, $port);
+                                           $o{timeout} // 10, $port,
+                                           $q->{idempotent});
                 $rec->{k} = $q->{kind};
                 $rec->{email} = $q->{email} if $q->{email};
                 $rec->{c} = $c;
@@ -163,7 +180,8 @@ sub load_stop {
 sub summary {
     my %t;
     for (@_) {
-        my $k = $_->{err} ? "transport error ($_->{err})"
+        my $k = $_->{err} ? "transport error ($_->{err}"
+                            . ($_->{reused} ? ', reused' : ', new') . ')'
               : $_->{st} . ($_->{code} ? " $_->{code}" : '');
         $t{$k}++;
     }
