@@ -37,6 +37,7 @@ BUDGET=${BENCH_BUDGET:-290}
 FSYNC=${BENCH_FSYNC:-off}
 PACE=${BENCH_PACE:-50}                     # paced load, % of saturation
 PERF=${BENCH_PERF:-0}                      # 1: perf record the workers
+PERF_OPTS=${BENCH_PERF_OPTS:--F 499 -g}    # its sampling and call graphs
 PHASES=" ${BENCH_PHASES:-1 2 3 4 5 6 7 8 9} "   # a subset, for development
 PORT_BASE=${BENCH_PORT_BASE:-}             # nginx, PostgreSQL, PgBouncer
                                            # on BASE, +1, +2 (else free)
@@ -608,9 +609,10 @@ perf_start() {
     [ "$PERF" = 1 ] && command -v perf >/dev/null || return 0
     local pids
     pids=$(worker_pids | paste -sd,)
-    record "perf record -F 499 -g -p $pids -o $RESULTS/$STAMP-$1.perf.data -- sleep $2"
+    record "perf record $PERF_OPTS -p $pids -o $RESULTS/$STAMP-$1.perf.data -- sleep $2"
     mkdir -p "$RESULTS"
-    perf record -F 499 -g -p "$pids" -o "$RESULTS/$STAMP-$1.perf.data" \
+    # shellcheck disable=SC2086
+    perf record $PERF_OPTS -p "$pids" -o "$RESULTS/$STAMP-$1.perf.data" \
         -- sleep "$2" > "$D/out/perf-$1.txt" 2>&1 &
     R[perf.pid]=$!
     BG_PIDS+=($!)
@@ -633,7 +635,7 @@ perf_stop() {
         perf report --stdio --children -g none --sort symbol \
             --dsos ngx_http_fluentai_module.so,nginx -i "$data" \
             2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
-    } > "$RESULTS/$STAMP-$1.perf.txt"
+    } > "$RESULTS/$STAMP-$1.perf.txt" || :   # an empty section is no error
 }
 
 left() { echo $((BUDGET - $(elapsed))); }

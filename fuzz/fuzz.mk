@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -Wall -Wextra
 FUZZ_BUILD   := $(BUILD)/fuzz
-FUZZ_TARGETS := json jwt bearer refresh argon2_parse mail
+FUZZ_TARGETS := json jwt bearer refresh argon2_parse mail json_out jwt_fast
 
 # every target links the pure-C sources (src/sources.sh, as the Makefile)
 FUZZ_SRCS    := $(PURE_SRCS)

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "ngx_http_fluentai_jwt.h"
+#include "ngx_http_fluentai_json.h"
 #include "ngx_http_fluentai_token.h"
 #include "ngx_http_fluentai_password.h"
 #include "ngx_http_fluentai_validate.h"
@@ -185,6 +186,8 @@ ngx_int_t ngx_http_fluentai_handler(ngx_http_request_t *r);
 ngx_http_fluentai_ctx_t *ngx_http_fluentai_ctx(ngx_http_request_t *r);
 void ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj);
+void ngx_http_fluentai_finish_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b);
 void ngx_http_fluentai_fail(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, json_t *details);
 ngx_int_t ngx_http_fluentai_arg(ngx_http_request_t *r, const char *name,
@@ -266,6 +269,8 @@ json_t *ngx_http_fluentai_token_body(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);
 json_t *ngx_http_fluentai_user_json(PGresult *res, int row, int col);
+ngx_buf_t *ngx_http_fluentai_user_buf(ngx_http_request_t *r, PGresult *res,
+    int row, int col);
 void ngx_http_fluentai_set_ids(ngx_http_request_t *r,
     ngx_http_fluentai_ctx_t *ctx, const char *user_id,
     const char *session_id);

@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_fluentai_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, json_t *details);
 static ngx_int_t ngx_http_fluentai_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *obj);
+static ngx_int_t ngx_http_fluentai_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_buf_t *b);
 static ngx_int_t ngx_http_fluentai_challenge(ngx_http_request_t *r,
     const char *code);
 static const char *ngx_http_fluentai_category(ngx_uint_t status);
@@ -406,11 +408,9 @@ static ngx_int_t
 ngx_http_fluentai_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *obj)
 {
-    char         *dump;
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    char       *dump;
+    size_t      len;
+    ngx_buf_t  *b;
 
     dump = json_dumps(obj, JSON_COMPACT);
     if (dump == NULL) {
@@ -428,11 +428,24 @@ ngx_http_fluentai_send_json(ngx_http_request_t *r, ngx_uint_t status,
     b->last = ngx_cpymem(b->last, dump, len);
     free(dump);
 
+    return ngx_http_fluentai_send_buf(r, status, b);
+}
+
+
+/* b: a JSON text in r->pool */
+
+static ngx_int_t
+ngx_http_fluentai_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
+    r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -585,6 +598,22 @@ ngx_http_fluentai_finish(ngx_http_request_t *r, ngx_uint_t status,
     json_decref(obj);
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/* finish() with the JSON text already written into b, in r->pool */
+
+void
+ngx_http_fluentai_finish_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
+    if (b == NULL) {
+        ngx_http_fluentai_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal_error", NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_fluentai_send_buf(r, status, b));
 }
 
 

@@ -35,15 +35,7 @@ static int ngx_http_fluentai_jwt_mac(const u_char *key, size_t key_len,
     const u_char *input, size_t input_len, u_char *md);
 static ssize_t ngx_http_fluentai_jwt_b64_decode(const u_char *src,
     size_t len, u_char *dst, size_t cap);
-static int ngx_http_fluentai_jwt_str_eq(json_t *v, const char *s);
-static json_t *ngx_http_fluentai_jwt_parse(const u_char *src, size_t len,
-    u_char *buf, size_t cap);
-static int ngx_http_fluentai_jwt_check_header(json_t *h, const char *kid);
 static int ngx_http_fluentai_jwt_future(int64_t t, int64_t now, int leeway);
-static int ngx_http_fluentai_jwt_get_uuid(json_t *o, const char *name,
-    char *dst);
-static int ngx_http_fluentai_jwt_get_claims(json_t *p,
-    ngx_http_fluentai_jwt_claims_t *c);
 
 
 /*
@@ -66,6 +58,19 @@ static __thread char          ngx_http_fluentai_jwt_header_kid[64];
 
 static const u_char  ngx_http_fluentai_jwt_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* a character's 6 bits, or -1; ASCII only, every byte >= 0x80 is -1 */
+
+static const signed char  ngx_http_fluentai_jwt_b64_values[128] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+};
 
 
 int
@@ -213,11 +218,11 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
     const char *kid, const u_char *token, size_t len, int64_t now,
     int leeway, ngx_http_fluentai_jwt_claims_t *c)
 {
-    int                              rc;
     int64_t                          nbf;
+    ssize_t                          n;
     const char                      *ckid;
-    size_t                           i, d1, d2, ndots;
-    json_t                          *h, *p, *v;
+    size_t                           d1, d2;
+    const u_char                    *dot1, *dot2;
     u_char                           mac[EVP_MAX_MD_SIZE];
     ngx_http_fluentai_jwt_claims_t   claims;
     u_char                           sig[NGX_HTTP_FLUENTAI_JWT_SIG_LEN];
@@ -235,24 +240,20 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
 
     /* structure: exactly two dots, three parts */
 
-    d1 = 0;
-    d2 = 0;
-    ndots = 0;
+    dot1 = memchr(token, '.', len);
+    dot2 = (dot1 == NULL) ? NULL
+                          : memchr(dot1 + 1, '.', len - (dot1 + 1 - token));
 
-    for (i = 0; i < len; i++) {
-        if (token[i] != '.') {
-            continue;
-        }
-
-        if (++ndots == 1) {
-            d1 = i;
-
-        } else {
-            d2 = i;
-        }
+    if (dot2 == NULL
+        || memchr(dot2 + 1, '.', len - (dot2 + 1 - token)) != NULL)
+    {
+        return NGX_HTTP_FLUENTAI_JWT_INVALID;
     }
 
-    if (ndots != 2 || d1 == 0 || d2 == d1 + 1
+    d1 = dot1 - token;
+    d2 = dot2 - token;
+
+    if (d1 == 0 || d2 == d1 + 1
         || len - (d2 + 1) != NGX_HTTP_FLUENTAI_JWT_SIG_B64_LEN)
     {
         return NGX_HTTP_FLUENTAI_JWT_INVALID;
@@ -286,15 +287,9 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
         || memcmp(token, ngx_http_fluentai_jwt_header, d1) != 0
         || strcmp(ckid, ngx_http_fluentai_jwt_header_kid) != 0)
     {
-        h = ngx_http_fluentai_jwt_parse(token, d1, buf, sizeof(buf));
-        if (h == NULL) {
-            return NGX_HTTP_FLUENTAI_JWT_INVALID;
-        }
+        n = ngx_http_fluentai_jwt_b64_decode(token, d1, buf, sizeof(buf));
 
-        rc = ngx_http_fluentai_jwt_check_header(h, kid);
-        json_decref(h);
-
-        if (rc != 0) {
+        if (n <= 0 || ngx_http_fluentai_jwt_header_ok(buf, n, kid) != 0) {
             return NGX_HTTP_FLUENTAI_JWT_INVALID;
         }
 
@@ -309,28 +304,16 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
         }
     }
 
-    /* payload */
+    /* payload: the claims, and nbf if signed in (INT64_MIN if not) */
 
-    p = ngx_http_fluentai_jwt_parse(token + d1 + 1, d2 - (d1 + 1), buf,
-                                    sizeof(buf));
-    if (p == NULL) {
+    n = ngx_http_fluentai_jwt_b64_decode(token + d1 + 1, d2 - (d1 + 1), buf,
+                                         sizeof(buf));
+
+    if (n <= 0
+        || ngx_http_fluentai_jwt_payload(buf, n, &claims, &nbf) != 0)
+    {
         return NGX_HTTP_FLUENTAI_JWT_INVALID;
     }
-
-    memset(&claims, 0, sizeof(ngx_http_fluentai_jwt_claims_t));
-
-    rc = ngx_http_fluentai_jwt_get_claims(p, &claims);
-
-    /* nbf is optional; we never issue one, but honour it if signed in */
-
-    v = json_object_get(p, "nbf");
-    nbf = json_is_integer(v) ? (int64_t) json_integer_value(v) : INT64_MIN;
-
-    if (v != NULL && !json_is_integer(v)) {
-        rc = -1;
-    }
-
-    json_decref(p);
 
     if (leeway < 0) {
         leeway = 0;
@@ -338,8 +321,7 @@ ngx_http_fluentai_jwt_verify(const u_char *key, size_t key_len,
 
     /* not yet valid: issued, or valid from, beyond the leeway ahead */
 
-    if (rc != 0
-        || ngx_http_fluentai_jwt_future(claims.iat, now, leeway)
+    if (ngx_http_fluentai_jwt_future(claims.iat, now, leeway)
         || ngx_http_fluentai_jwt_future(nbf, now, leeway))
     {
         return NGX_HTTP_FLUENTAI_JWT_INVALID;
@@ -549,27 +531,7 @@ ngx_http_fluentai_jwt_mac(const u_char *key, size_t key_len,
 int
 ngx_http_fluentai_b64url_value(u_char ch)
 {
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-
-    if (ch == '-') {
-        return 62;
-    }
-
-    if (ch == '_') {
-        return 63;
-    }
-
-    return -1;
+    return (ch < 0x80) ? ngx_http_fluentai_jwt_b64_values[ch] : -1;
 }
 
 
@@ -618,95 +580,75 @@ static ssize_t
 ngx_http_fluentai_jwt_b64_decode(const u_char *src, size_t len, u_char *dst,
     size_t cap)
 {
-    int        v;
-    size_t     i, n;
+    int        a, b, c, e;
+    size_t     n, r;
     u_char    *d;
     uint32_t   acc;
-    unsigned   bits;
 
-    if (len % 4 == 1) {
+#define ngx_http_fluentai_b64(ch)                                            \
+    (((ch) < 0x80) ? ngx_http_fluentai_jwt_b64_values[ch] : -1)
+
+    r = len % 4;
+
+    if (r == 1) {
         return -1;
     }
 
-    n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+    n = len / 4 * 3 + (r ? r - 1 : 0);
 
     if (n > cap || n > (size_t) SSIZE_MAX) {
         return -1;
     }
 
     d = dst;
-    acc = 0;
-    bits = 0;
 
-    for (i = 0; i < len; i++) {
-        v = ngx_http_fluentai_b64url_value(src[i]);
-        if (v < 0) {
+    for ( /* void */ ; len >= 4; len -= 4, src += 4) {
+        a = ngx_http_fluentai_b64(src[0]);
+        b = ngx_http_fluentai_b64(src[1]);
+        c = ngx_http_fluentai_b64(src[2]);
+        e = ngx_http_fluentai_b64(src[3]);
+
+        if ((a | b | c | e) < 0) {
             return -1;
         }
 
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
+        acc = (uint32_t) a << 18 | (uint32_t) b << 12 | (uint32_t) c << 6
+              | (uint32_t) e;
 
-        if (bits >= 8) {
-            bits -= 8;
-            *d++ = (u_char) (acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+        *d++ = (u_char) (acc >> 16);
+        *d++ = (u_char) (acc >> 8);
+        *d++ = (u_char) acc;
     }
 
-    if (acc != 0) {
+    if (r == 0) {
+        return (ssize_t) n;
+    }
+
+    /* 2 or 3 characters left: 1 or 2 bytes, the rest of the bits zero */
+
+    a = ngx_http_fluentai_b64(src[0]);
+    b = ngx_http_fluentai_b64(src[1]);
+    c = (r == 3) ? ngx_http_fluentai_b64(src[2]) : 0;
+
+#undef ngx_http_fluentai_b64
+
+    if ((a | b | c) < 0) {
+        return -1;
+    }
+
+    acc = (uint32_t) a << 18 | (uint32_t) b << 12 | (uint32_t) c << 6;
+
+    *d++ = (u_char) (acc >> 16);
+
+    if (r == 3) {
+        *d++ = (u_char) (acc >> 8);
+    }
+
+    if (acc & (r == 3 ? 0xff : 0xffff)) {
         return -1;
     }
 
     return (ssize_t) n;
-}
-
-
-/* 1 if v is a JSON string exactly equal to s */
-
-static int
-ngx_http_fluentai_jwt_str_eq(json_t *v, const char *s)
-{
-    size_t  n;
-
-    if (!json_is_string(v)) {
-        return 0;
-    }
-
-    n = strlen(s);
-
-    return json_string_length(v) == n
-           && memcmp(json_string_value(v), s, n) == 0;
-}
-
-
-/* decodes one part into buf and parses it; returns an object or NULL */
-
-static json_t *
-ngx_http_fluentai_jwt_parse(const u_char *src, size_t len, u_char *buf,
-    size_t cap)
-{
-    ssize_t        n;
-    json_t        *o;
-    json_error_t   err;
-
-    n = ngx_http_fluentai_jwt_b64_decode(src, len, buf, cap);
-    if (n <= 0) {
-        return NULL;
-    }
-
-    o = json_loadb((const char *) buf, (size_t) n, JSON_REJECT_DUPLICATES,
-                   &err);
-    if (o == NULL) {
-        return NULL;
-    }
-
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return NULL;
-    }
-
-    return o;
 }
 
 
@@ -716,105 +658,4 @@ static int
 ngx_http_fluentai_jwt_future(int64_t t, int64_t now, int leeway)
 {
     return t > now && (uint64_t) t - (uint64_t) now > (uint64_t) leeway;
-}
-
-
-static int
-ngx_http_fluentai_jwt_check_header(json_t *h, const char *kid)
-{
-    json_t  *v;
-
-    if (!ngx_http_fluentai_jwt_str_eq(json_object_get(h, "alg"), "HS256")) {
-        return -1;
-    }
-
-    v = json_object_get(h, "typ");
-    if (v != NULL && !ngx_http_fluentai_jwt_str_eq(v, "JWT")) {
-        return -1;
-    }
-
-    v = json_object_get(h, "kid");
-    if (v != NULL
-        && (!json_is_string(v)
-            || (kid != NULL && !ngx_http_fluentai_jwt_str_eq(v, kid))))
-    {
-        return -1;
-    }
-
-    /* RFC 7515 4.1.11: we understand no extensions */
-
-    if (json_object_get(h, "crit") != NULL) {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static int
-ngx_http_fluentai_jwt_get_uuid(json_t *o, const char *name, char *dst)
-{
-    json_t  *v;
-
-    v = json_object_get(o, name);
-
-    if (!json_is_string(v)
-        || !ngx_http_fluentai_uuid_valid((const u_char *) json_string_value(v),
-                                         json_string_length(v)))
-    {
-        return -1;
-    }
-
-    memcpy(dst, json_string_value(v), NGX_HTTP_FLUENTAI_UUID_LEN);
-    dst[NGX_HTTP_FLUENTAI_UUID_LEN] = '\0';
-
-    return 0;
-}
-
-
-static int
-ngx_http_fluentai_jwt_get_claims(json_t *p, ngx_http_fluentai_jwt_claims_t *c)
-{
-    size_t   n;
-    json_t  *v;
-
-    if (!ngx_http_fluentai_jwt_str_eq(json_object_get(p, "type"), "access")) {
-        return -1;
-    }
-
-    if (ngx_http_fluentai_jwt_get_uuid(p, "sub", c->sub) != 0
-        || ngx_http_fluentai_jwt_get_uuid(p, "sid", c->sid) != 0)
-    {
-        return -1;
-    }
-
-    v = json_object_get(p, "iat");
-    if (!json_is_integer(v)) {
-        return -1;
-    }
-
-    c->iat = (int64_t) json_integer_value(v);
-
-    v = json_object_get(p, "exp");
-    if (!json_is_integer(v)) {
-        return -1;
-    }
-
-    c->exp = (int64_t) json_integer_value(v);
-
-    v = json_object_get(p, "jti");
-    if (!json_is_string(v)) {
-        return -1;
-    }
-
-    n = json_string_length(v);
-
-    if (n == 0 || n > sizeof(c->jti) - 1) {
-        return -1;
-    }
-
-    memcpy(c->jti, json_string_value(v), n);
-    c->jti[n] = '\0';
-
-    return 0;
 }

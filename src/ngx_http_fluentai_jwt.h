@@ -90,5 +90,29 @@ int ngx_http_fluentai_b64url_value(u_char ch);
 /* 1 if s[0..len) is a canonical lower-case UUID (8-4-4-4-12 hex) */
 int ngx_http_fluentai_uuid_valid(const u_char *s, size_t len);
 
+/*
+ * jwt_claims.c, for verify: a decoded header is an object with alg
+ * "HS256", typ "JWT" if present, kid a string (equal to kid unless NULL)
+ * if present, no crit (0, else -1); a decoded payload's claims into *c
+ * (zeroed first) and nbf into *nbf (INT64_MIN if absent): 0, or -1 if it
+ * is not an object with the claims verify documents.
+ */
+int ngx_http_fluentai_jwt_header_ok(const u_char *json, size_t len,
+    const char *kid);
+int ngx_http_fluentai_jwt_payload(const u_char *json, size_t len,
+    ngx_http_fluentai_jwt_claims_t *c, int64_t *nbf);
+
+/*
+ * jwt_payload's two ways, callable separately for the differential fuzz
+ * target (fuzz/fuzz_jwt_fast.c).  jwt_payload_fast reads only jwt_sign's
+ * own layout (0, or -1 for any other text: *c then means nothing);
+ * jwt_payload_jansson is the general parser.  jwt_payload() is the fast
+ * one, else the jansson one.
+ */
+int ngx_http_fluentai_jwt_payload_fast(const u_char *json, size_t len,
+    ngx_http_fluentai_jwt_claims_t *c);
+int ngx_http_fluentai_jwt_payload_jansson(const u_char *json, size_t len,
+    ngx_http_fluentai_jwt_claims_t *c, int64_t *nbf);
+
 
 #endif /* _NGX_HTTP_FLUENTAI_JWT_H_INCLUDED_ */

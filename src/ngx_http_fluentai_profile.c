@@ -112,6 +112,6 @@ ngx_http_fluentai_profile_done(ngx_http_request_t *r, PGresult *res)
         return;
     }
 
-    ngx_http_fluentai_finish(r, NGX_HTTP_OK,
-                             ngx_http_fluentai_user_json(res, 0, 0));
+    ngx_http_fluentai_finish_buf(r, NGX_HTTP_OK,
+                                 ngx_http_fluentai_user_buf(r, res, 0, 0));
 }

@@ -209,6 +209,80 @@ ngx_http_fluentai_user_json(PGresult *res, int row, int col)
 }
 
 
+/*
+ * The same user object as JSON text in a buffer of r->pool, byte for
+ * byte what json_dumps(user_json(), JSON_COMPACT) gives, without
+ * building it: the profile's answer.  NULL: no memory, or a value that
+ * is not UTF-8 (user_json gives NULL too).
+ */
+
+ngx_buf_t *
+ngx_http_fluentai_user_buf(ngx_http_request_t *r, PGresult *res, int row,
+    int col)
+{
+    int          i;
+    size_t       len;
+    ssize_t      n;
+    u_char      *v[5];
+    ngx_buf_t   *b;
+    ngx_uint_t   verified;
+
+    static ngx_str_t  keys[] = {
+        ngx_string("{\"id\":"), ngx_string(",\"email\":"),
+        ngx_string(",\"name\":"), ngx_string(",\"avatar\":"),
+        ngx_string(",\"bio\":")
+    };
+
+    len = sizeof(",\"is_email_verified\":false}") - 1;
+
+    for (i = 0; i < 5; i++) {
+        len += keys[i].len;
+
+        if (PQgetisnull(res, row, col + i)) {
+            v[i] = NULL;
+            len += sizeof("null") - 1;
+            continue;
+        }
+
+        v[i] = (u_char *) PQgetvalue(res, row, col + i);
+        n = ngx_http_fluentai_json_str_len(v[i],
+                                           PQgetlength(res, row, col + i));
+        if (n < 0) {
+            return NULL;
+        }
+
+        len += n;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < 5; i++) {
+        b->last = ngx_cpymem(b->last, keys[i].data, keys[i].len);
+
+        if (v[i] == NULL) {
+            b->last = ngx_cpymem(b->last, "null", sizeof("null") - 1);
+            continue;
+        }
+
+        b->last = ngx_http_fluentai_json_str(b->last, v[i],
+                                             PQgetlength(res, row, col + i));
+    }
+
+    verified = (PQgetvalue(res, row, col + 5)[0] == 't');
+
+    b->last = verified
+              ? ngx_cpymem(b->last, ",\"is_email_verified\":true}",
+                           sizeof(",\"is_email_verified\":true}") - 1)
+              : ngx_cpymem(b->last, ",\"is_email_verified\":false}",
+                           sizeof(",\"is_email_verified\":false}") - 1);
+
+    return b;
+}
+
+
 /* $fluentai_user_id and $fluentai_session_id, copied into r->pool */
 
 void

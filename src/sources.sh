@@ -5,6 +5,8 @@
 # pure C, no nginx: the unit tests and the fuzz targets link these
 FLUENTAI_PURE_SRCS="
     src/ngx_http_fluentai_jwt.c
+    src/ngx_http_fluentai_jwt_claims.c
+    src/ngx_http_fluentai_json.c
     src/ngx_http_fluentai_token.c
     src/ngx_http_fluentai_password.c
     src/ngx_http_fluentai_utf8.c
@@ -69,6 +71,7 @@ FLUENTAI_HDRS="
     src/ngx_http_fluentai_pg.h
     src/ngx_http_fluentai_pg_int.h
     src/ngx_http_fluentai_jwt.h
+    src/ngx_http_fluentai_json.h
     src/ngx_http_fluentai_token.h
     src/ngx_http_fluentai_password.h
     src/ngx_http_fluentai_utf8.h

@@ -1,10 +1,12 @@
 
 /*
- * Unit tests for ngx_http_fluentai_jwt.c: RFC 7515 A.1 vector, sign and
- * verify, hostile tokens, bearer and UUID parsing.  Prints TAP.
+ * Unit tests for ngx_http_fluentai_jwt.c and _jwt_claims.c: RFC 7515 A.1
+ * vector, sign and verify, hostile tokens, claims in any layout, bearer
+ * and UUID parsing.  Prints TAP.
  *
  *   gcc -std=gnu99 -Wall -Wextra -Werror -Isrc t/unit/jwt_test.c \
- *       src/ngx_http_fluentai_jwt.c src/ngx_http_fluentai_token.c \
+ *       src/ngx_http_fluentai_jwt.c src/ngx_http_fluentai_jwt_claims.c \
+ *       src/ngx_http_fluentai_token.c \
  *       -ljansson -lcrypto -o build/unit/jwt_test
  */
 
@@ -1086,6 +1088,96 @@ ngx_http_fluentai_test_not_yet(void)
 }
 
 
+/*
+ * The claims read the same way in the layout jwt_sign writes (read
+ * without jansson) and in any other (jansson): pairs that must give the
+ * same result and claims, and near-misses of the layout that must not
+ * slip through.
+ */
+
+static void
+ngx_http_fluentai_test_layouts(void)
+{
+    int                              rc, rc2;
+    size_t                           n, i;
+    char                             tok[T_MAX];
+    ngx_http_fluentai_jwt_claims_t   c, c2;
+
+#define T_CANON(iat, jti)                                                    \
+    "{\"sub\":\"" T_SUB "\",\"sid\":\"" T_SID "\",\"type\":\"access\","      \
+    "\"iat\":" iat ",\"exp\":1700001800,\"jti\":\"" jti "\"}"
+#define T_EXP(exp)                                                           \
+    "{\"sub\":\"" T_SUB "\",\"sid\":\"" T_SID "\",\"type\":\"access\","      \
+    "\"iat\":1700000000,\"exp\":" exp ",\"jti\":\"abc\"}"
+
+    static const char  *same[][2] = {
+        { T_CANON("1700000000", "abc"),
+          "{ \"jti\": \"abc\", \"exp\": 1700001800, \"iat\": 1700000000,"
+          " \"type\": \"access\", \"sid\": \"" T_SID "\","
+          " \"sub\": \"" T_SUB "\" }" },
+        { T_CANON("1700000000", "a~b c!"),
+          T_CANON("1700000000", "a~b c!") "\n" },
+        { T_CANON("0", "abc"), T_CANON("-0", "abc") },
+        { T_CANON("1700000000", "A"), T_CANON("1700000000", "\\u0041") },
+        { T_EXP("999999999999999999"), T_EXP("999999999999999999") " " },
+        { T_EXP("1000000000000000000"), T_EXP("1000000000000000000") "\t" },
+    };
+
+    static const char  *invalid[] = {
+        T_CANON("01", "abc"),
+        T_CANON("1.5", "abc"),
+        T_CANON("1e3", "abc"),
+        T_CANON("99999999999999999999", "abc"),
+        T_CANON("1700000000", ""),
+        T_CANON("1700000000", "a\x01" "b"),
+        T_CANON("1700000000", "a\"b"),
+        T_CANON("1700000000", "abc") "x",
+        T_CANON("1700000000", "abc") "}",
+        T_CANON("1700000000",
+                "0123456789012345678901234567890123456789012345678901234567"
+                "890123"),
+        "{\"sub\":\"" T_SUB "\",\"sid\":\"" T_SID "\",\"type\":\"access\","
+        "\"iat\":1700000000,\"exp\":1700001800,\"jti\":\"a\",\"jti\":\"b\"}",
+        "{\"sub\":\"" T_SUB "\",\"sid\":\"" T_SID "\",\"type\":\"access\","
+        "\"iat\":1700000000,\"exp\":1700001800,\"jti\":\"a\"",
+        "{\"sub\":\"" T_SUB "\",\"sid\":\"" T_SID "\",\"type\":\"acces\","
+        "\"iat\":1700000000,\"exp\":1700001800,\"jti\":\"a\"}",
+        "{\"sub\":\"0B7E2F4C-1D3A-4C5B-9E6F-7A8B9C0D1E2F\",\"sid\":\""
+        T_SID "\",\"type\":\"access\","
+        "\"iat\":1700000000,\"exp\":1700001800,\"jti\":\"a\"}",
+    };
+
+    for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        n = ngx_http_fluentai_test_token(T_HDR, same[i][0], NULL, tok);
+        rc = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+                                          NULL, (const u_char *) tok, n,
+                                          T_NOW, 30, &c);
+
+        n = ngx_http_fluentai_test_token(T_HDR, same[i][1], NULL, tok);
+        rc2 = ngx_http_fluentai_jwt_verify((const u_char *) T_KEY, T_KEYLEN,
+                                           NULL, (const u_char *) tok, n,
+                                           T_NOW, 30, &c2);
+
+        ngx_http_fluentai_test_ok(rc == NGX_HTTP_FLUENTAI_JWT_OK
+                                  && rc2 == rc
+                                  && memcmp(&c, &c2, sizeof(c)) == 0,
+                                  "same claims in any layout: %s",
+                                  ngx_http_fluentai_test_esc(same[i][1]));
+    }
+
+    for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        ngx_http_fluentai_test_ok(
+            ngx_http_fluentai_test_craft(T_HDR, invalid[i], NULL)
+            == NGX_HTTP_FLUENTAI_JWT_INVALID,
+            "near the signed layout, INVALID: %s",
+            ngx_http_fluentai_test_esc(invalid[i]));
+    }
+
+#undef T_CANON
+#undef T_EXP
+}
+
+
 int
 main(void)
 {
@@ -1099,6 +1191,7 @@ main(void)
     ngx_http_fluentai_test_bearer();
     ngx_http_fluentai_test_uuid();
     ngx_http_fluentai_test_not_yet();
+    ngx_http_fluentai_test_layouts();
 
     return ngx_http_fluentai_test_done();
 }
