@@ -75,11 +75,13 @@ sub locker_stop {
     };
 }
 
-# client backends only: autovacuum may wait for the lock too
+# requests' statements only: autovacuum and the mail sender (its own
+# connection, application_name fluentai-mail) may wait for the lock too
 my $WAITERS = q{SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a
                  USING (pid)
                 WHERE l.relation = 'users'::regclass AND NOT l.granted
-                  AND a.backend_type = 'client backend'};
+                  AND a.backend_type = 'client backend'
+                  AND a.application_name <> 'fluentai-mail'};
 
 sub lock_waiters {
     return psql("SELECT count(*) FROM ($WAITERS) w");
