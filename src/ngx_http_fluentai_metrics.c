@@ -252,6 +252,35 @@ ngx_http_fluentai_metrics_statement_time(ngx_uint_t sql, uint64_t usec)
 }
 
 
+/*
+ * The pool's hook (pg_batch.c): a statement that served n lookups of
+ * statement sql (1: one went alone); buckets 1, 2, 4, ... 1024
+ */
+
+void
+ngx_http_fluentai_metrics_batch(ngx_uint_t sql, ngx_uint_t n)
+{
+    ngx_uint_t                      i;
+    ngx_http_fluentai_histogram_t  *h;
+
+    if (ngx_http_fluentai_metrics_shm == NULL
+        || sql >= NGX_HTTP_FLUENTAI_SQL_COUNT)
+    {
+        return;
+    }
+
+    h = &ngx_http_fluentai_metrics_shm->batches[sql];
+
+    for (i = 0; i < NGX_HTTP_FLUENTAI_METRICS_BATCH && n > (1u << i); i++) {
+        /* void */
+    }
+
+    (void) ngx_atomic_fetch_add(&h->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&h->count, 1);
+    (void) ngx_atomic_fetch_add(&h->sum, n);
+}
+
+
 /* on the event loop only: jobs posted and not yet completed */
 
 void

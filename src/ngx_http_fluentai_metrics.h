@@ -75,6 +75,7 @@ void ngx_http_fluentai_metrics_count(ngx_http_fluentai_metric_e m,
 uint64_t ngx_http_fluentai_metrics_now(void);
 void ngx_http_fluentai_metrics_hash_time(uint64_t usec);
 void ngx_http_fluentai_metrics_statement_time(ngx_uint_t sql, uint64_t usec);
+void ngx_http_fluentai_metrics_batch(ngx_uint_t sql, ngx_uint_t n);
 void ngx_http_fluentai_metrics_hashing(ngx_int_t delta);
 
 /* the endpoint: "fluentai_endpoint metrics" */

@@ -17,6 +17,7 @@
 #define NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS  32
 #define NGX_HTTP_FLUENTAI_METRICS_WORKERS    64
 #define NGX_HTTP_FLUENTAI_METRICS_BUCKETS    15
+#define NGX_HTTP_FLUENTAI_METRICS_BATCH      11     /* sizes 1 .. 1024 */
 
 /* statuses with their own series (metrics_log.c); anything else: "other" */
 #define NGX_HTTP_FLUENTAI_METRICS_OTHER      17
@@ -46,6 +47,7 @@ struct ngx_http_fluentai_metrics_shm_s {
     ngx_atomic_t                    counters[NGX_HTTP_FLUENTAI_M_COUNT];
     ngx_http_fluentai_histogram_t   hash;
     ngx_http_fluentai_histogram_t   statements[NGX_HTTP_FLUENTAI_SQL_COUNT];
+    ngx_http_fluentai_histogram_t   batches[NGX_HTTP_FLUENTAI_SQL_COUNT];
     ngx_http_fluentai_worker_slot_t workers[NGX_HTTP_FLUENTAI_METRICS_WORKERS];
 };
 

@@ -23,6 +23,7 @@ static u_char *ngx_http_fluentai_metrics_render(u_char *p, u_char *last);
 static u_char *ngx_http_fluentai_metrics_requests(u_char *p, u_char *last);
 static u_char *ngx_http_fluentai_metrics_counters(u_char *p, u_char *last);
 static u_char *ngx_http_fluentai_metrics_gauges(u_char *p, u_char *last);
+static u_char *ngx_http_fluentai_metrics_batches(u_char *p, u_char *last);
 static u_char *ngx_http_fluentai_metrics_histogram(u_char *p, u_char *last,
     const char *name, const char *label, ngx_http_fluentai_histogram_t *h);
 
@@ -101,7 +102,7 @@ ngx_http_fluentai_metrics_send(ngx_http_request_t *r)
               + NGX_HTTP_FLUENTAI_METRICS_ENDPOINTS
                 * (NGX_HTTP_FLUENTAI_METRICS_OTHER + 1)
               + (NGX_HTTP_FLUENTAI_SQL_COUNT + 1)
-                * (NGX_HTTP_FLUENTAI_METRICS_BUCKETS + 4));
+                * (NGX_HTTP_FLUENTAI_METRICS_BUCKETS + 4) * 2);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -171,6 +172,50 @@ ngx_http_fluentai_metrics_render(u_char *p, u_char *last)
                                             "fluentai_db_statement_seconds",
                                             ngx_http_fluentai_sql[i].name,
                                             &m->statements[i]);
+    }
+
+    return ngx_http_fluentai_metrics_batches(p, last);
+}
+
+
+/* the coalescable lookups' statements, by size (see pg_batch.c) */
+
+static u_char *
+ngx_http_fluentai_metrics_batches(u_char *p, u_char *last)
+{
+    ngx_uint_t                      i, j;
+    const char                     *name;
+    ngx_atomic_uint_t               cum, count;
+    ngx_http_fluentai_histogram_t  *h;
+
+    p = ngx_slprintf(p, last,
+            "# HELP fluentai_db_batch_size Lookups one statement served "
+            "(1: it went alone), by lookup statement.\n"
+            "# TYPE fluentai_db_batch_size histogram\n");
+
+    for (i = 0; i < NGX_HTTP_FLUENTAI_SQL_COUNT; i++) {
+        if (ngx_http_fluentai_sql[i].keys == 0) {
+            continue;
+        }
+
+        h = &ngx_http_fluentai_metrics_shm->batches[i];
+        name = ngx_http_fluentai_sql[i].name;
+        count = h->count;
+        cum = 0;
+
+        for (j = 0; j < NGX_HTTP_FLUENTAI_METRICS_BATCH; j++) {
+            cum += h->bucket[j];
+            p = ngx_slprintf(p, last, "fluentai_db_batch_size_bucket"
+                             "{statement=\"%s\",le=\"%ui\"} %uA\n",
+                             name, (ngx_uint_t) 1 << j, ngx_min(cum, count));
+        }
+
+        p = ngx_slprintf(p, last, "fluentai_db_batch_size_bucket"
+                         "{statement=\"%s\",le=\"+Inf\"} %uA\n"
+                         "fluentai_db_batch_size_sum{statement=\"%s\"} "
+                         "%uA\n"
+                         "fluentai_db_batch_size_count{statement=\"%s\"} "
+                         "%uA\n", name, count, name, h->sum, name, count);
     }
 
     return p;

@@ -8,7 +8,8 @@
  *
  * Files: pg_pool.c (the idle cache and the wait queue: the API below),
  * pg_conn.c (connecting, reconnecting, the sockets), pg_query.c (sending
- * a statement and reading its result), pg_conninfo.c (configuration).
+ * a statement and reading its result), pg_batch.c (lookups waiting for a
+ * connection served by one statement), pg_conninfo.c (configuration).
  */
 
 #ifndef _NGX_HTTP_FLUENTAI_PG_H_INCLUDED_
@@ -36,11 +37,17 @@
 typedef struct ngx_http_fluentai_pg_pool_s  ngx_http_fluentai_pg_pool_t;
 typedef struct ngx_http_fluentai_pg_conn_s  ngx_http_fluentai_pg_conn_t;
 typedef struct ngx_http_fluentai_pg_req_s   ngx_http_fluentai_pg_req_t;
+typedef struct ngx_http_fluentai_pg_batch_s ngx_http_fluentai_pg_batch_t;
+
+
+/* told the size of every coalescable lookup's statement (1: alone) */
+typedef void (*ngx_http_fluentai_pg_batched_pt)(ngx_uint_t sql,
+    ngx_uint_t n);
 
 
 /*
  * "fluentai_database", "fluentai_database_pool", ..._timeout,
- * ..._statement_timeout, ..._prepare
+ * ..._statement_timeout, ..._prepare, ..._coalesce
  */
 typedef struct {
     ngx_str_t                       conninfo;
@@ -49,6 +56,8 @@ typedef struct {
     ngx_msec_t                      timeout;
     ngx_msec_t                      stmt_timeout;    /* 0: off */
     ngx_flag_t                      prepare;
+    ngx_uint_t                      coalesce;        /* batch cap, 1: off */
+    ngx_http_fluentai_pg_batched_pt batched;         /* NULL: nobody */
     u_char                          statement_timeout[48];  /* SET ... */
 } ngx_http_fluentai_pg_conf_t;
 
@@ -73,8 +82,12 @@ struct ngx_http_fluentai_pg_req_s {
     uint64_t                        sent;       /* usec, monotonic */
     uint64_t                        usec;       /* send to result */
     ngx_http_fluentai_pg_pool_t    *pool;
+    ngx_queue_t                     same;       /* waiting, coalescable */
+    ngx_http_fluentai_pg_batch_t   *batch;      /* served by one */
+    ngx_uint_t                      slot;       /* its place there */
     unsigned                        waiting:1;
     unsigned                        retried:1;
+    unsigned                        coalescable:1;  /* in "same" */
 };
 
 
@@ -96,6 +109,8 @@ void ngx_http_fluentai_pg_pool_destroy(ngx_http_fluentai_pg_pool_t *pool);
 void ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool_t *pool,
     ngx_http_fluentai_pg_req_t *pr, ngx_http_fluentai_query_t *q,
     ngx_log_t *log, ngx_http_fluentai_pg_done_pt done, void *data);
+char *ngx_http_fluentai_pg_coalesce(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *conninfo);
 

@@ -45,6 +45,9 @@ struct ngx_http_fluentai_pg_pool_s {
     ngx_queue_t                      all;
     ngx_queue_t                      idle;
     ngx_queue_t                      waiting;
+    ngx_queue_t                      same[NGX_HTTP_FLUENTAI_SQL_COUNT];
+    ngx_http_fluentai_pg_batch_t    *batches;   /* all of them */
+    ngx_http_fluentai_pg_batch_t    *free;      /* not running */
     ngx_uint_t                       nconns;
     ngx_uint_t                       nwaiting;
     ngx_uint_t                       connecting;
@@ -62,6 +65,14 @@ void ngx_http_fluentai_pg_dispatch(ngx_http_fluentai_pg_pool_t *pool);
 void ngx_http_fluentai_pg_fail_waiting(ngx_http_fluentai_pg_pool_t *pool);
 void ngx_http_fluentai_pg_finish(ngx_http_fluentai_pg_req_t *pr,
     ngx_int_t rc, PGresult *res);
+void ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr);
+
+/* pg_batch.c: coalesced lookups */
+ngx_int_t ngx_http_fluentai_pg_batch_run(ngx_http_fluentai_pg_conn_t *conn,
+    ngx_http_fluentai_pg_req_t *pr);
+void ngx_http_fluentai_pg_batch_leave(ngx_http_fluentai_pg_req_t *pr);
+void ngx_http_fluentai_pg_batch_free(ngx_http_fluentai_pg_pool_t *pool);
 
 /* pg_conn.c: connections */
 void ngx_http_fluentai_pg_connect(ngx_http_fluentai_pg_pool_t *pool);

@@ -18,8 +18,6 @@
 
 static void ngx_http_fluentai_pg_grow(ngx_http_fluentai_pg_pool_t *pool);
 static void ngx_http_fluentai_pg_wait_timeout(ngx_event_t *ev);
-static void ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
-    ngx_http_fluentai_pg_req_t *pr);
 
 
 static ngx_http_fluentai_pg_pool_t  *ngx_http_fluentai_pg_pool;
@@ -60,6 +58,7 @@ ngx_http_fluentai_pg_pool_t *
 ngx_http_fluentai_pg_pool_create(ngx_cycle_t *cycle,
     ngx_http_fluentai_pg_conf_t *conf)
 {
+    ngx_uint_t                    i;
     ngx_http_fluentai_pg_pool_t  *pool;
 
     pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_fluentai_pg_pool_t));
@@ -73,6 +72,10 @@ ngx_http_fluentai_pg_pool_create(ngx_cycle_t *cycle,
     ngx_queue_init(&pool->all);
     ngx_queue_init(&pool->idle);
     ngx_queue_init(&pool->waiting);
+
+    for (i = 0; i < NGX_HTTP_FLUENTAI_SQL_COUNT; i++) {
+        ngx_queue_init(&pool->same[i]);
+    }
 
     return pool;
 }
@@ -90,6 +93,8 @@ ngx_http_fluentai_pg_pool_destroy(ngx_http_fluentai_pg_pool_t *pool)
         ngx_http_fluentai_pg_close(
             ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, all));
     }
+
+    ngx_http_fluentai_pg_batch_free(pool);
 }
 
 
@@ -124,6 +129,8 @@ ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool_t *pool,
     pr->conn = NULL;
     pr->retried = 0;
     pr->waiting = 0;
+    pr->coalescable = 0;
+    pr->batch = NULL;
 
     if (q->failed) {
         ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_BAD_QUERY, NULL);
@@ -147,6 +154,10 @@ ngx_http_fluentai_pg_cancel(ngx_http_fluentai_pg_req_t *pr)
 {
     if (pr->pool) {
         ngx_http_fluentai_pg_unwait(pr->pool, pr);
+    }
+
+    if (pr->batch) {
+        ngx_http_fluentai_pg_batch_leave(pr);
     }
 
     if (pr->conn) {
@@ -187,6 +198,15 @@ ngx_http_fluentai_pg_submit(ngx_http_fluentai_pg_pool_t *pool,
     ngx_queue_insert_tail(&pool->waiting, &pr->queue);
     pool->nwaiting++;
     pr->waiting = 1;
+
+    /* a lookup that a batch may serve (pg_batch.c) */
+
+    if (ngx_http_fluentai_sql[pr->query->sql].keys
+        && pool->conf->coalesce > 1)
+    {
+        ngx_queue_insert_tail(&pool->same[pr->query->sql], &pr->same);
+        pr->coalescable = 1;
+    }
 
     pr->timer.handler = ngx_http_fluentai_pg_wait_timeout;
     pr->timer.data = pr;
@@ -235,6 +255,12 @@ ngx_http_fluentai_pg_dispatch(ngx_http_fluentai_pg_pool_t *pool)
 
         q = ngx_queue_head(&pool->idle);
         conn = ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, idle);
+
+        /* lookups of the same statement waiting too: one statement */
+
+        if (ngx_http_fluentai_pg_batch_run(conn, pr) == NGX_OK) {
+            continue;
+        }
 
         ngx_http_fluentai_pg_run(conn, pr);
     }
@@ -313,7 +339,7 @@ ngx_http_fluentai_pg_finish(ngx_http_fluentai_pg_req_t *pr, ngx_int_t rc,
 
 /* out of the wait queue, its timer gone */
 
-static void
+void
 ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
     ngx_http_fluentai_pg_req_t *pr)
 {
@@ -321,6 +347,11 @@ ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
         ngx_queue_remove(&pr->queue);
         pool->nwaiting--;
         pr->waiting = 0;
+    }
+
+    if (pr->coalescable) {
+        ngx_queue_remove(&pr->same);
+        pr->coalescable = 0;
     }
 
     if (pr->timer.timer_set) {

@@ -38,6 +38,12 @@ ngx_http_fluentai_pg_run(ngx_http_fluentai_pg_conn_t *conn,
     sql = &ngx_http_fluentai_sql[q->sql];
     pr->sent = ngx_http_fluentai_pg_usec();
 
+    /* a lookup that could have been coalesced goes out alone */
+
+    if (sql->keys && conn->pool->conf->batched) {
+        conn->pool->conf->batched(q->sql, 1);
+    }
+
     if (conn->pool->conf->prepare) {
         ok = PQsendQueryPrepared(conn->pg, sql->name, q->nparams,
                                  q->values, q->lengths, q->formats, 0);

@@ -248,7 +248,8 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
         NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
-      .nparams = 3, .ncolumns = 6, .readonly = 1 },
+      .nparams = 3, .ncolumns = 6, .readonly = 1,
+      .keys = 2, .batch = NGX_HTTP_FLUENTAI_SQL_PROFILE_BATCH },
 
     /*
      * $1 session id, $2 user id, $3/$5/$7 set name/avatar/bio,
@@ -424,7 +425,8 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND "
         NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
-      .nparams = 3, .ncolumns = 1, .readonly = 1 },
+      .nparams = 3, .ncolumns = 1, .readonly = 1,
+      .keys = 2, .batch = NGX_HTTP_FLUENTAI_SQL_GATE_BATCH },
 
     /*
      * $1 session id, $2 user id, $3 max lifetime: is the caller's session
@@ -480,7 +482,38 @@ ngx_http_fluentai_sql_t  ngx_http_fluentai_sql[NGX_HTTP_FLUENTAI_SQL_COUNT] = {
         " AND u.id = s.user_id AND " NGX_HTTP_FLUENTAI_SESSION_OK("$4")
         " RETURNING s.id)"
         " SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM rev)",
-      .nparams = 4, .ncolumns = 2, .readonly = 0 }
+      .nparams = 4, .ncolumns = 2, .readonly = 0 },
+
+    /*
+     * Coalesced lookups (pg_batch.c): $1 session ids, $2 user ids (one
+     * pair per lookup), $3 max lifetime; a row per live session, its
+     * lookup's place (1-based) last.  The same tests as fluentai_profile
+     * and fluentai_gate, pair by pair: a lookup whose pair matches no
+     * live session gets no row.
+     */
+
+    [NGX_HTTP_FLUENTAI_SQL_PROFILE_BATCH] = {
+      .name = "fluentai_profile_batch",
+      .text =
+        "SELECT u.id, u.email, u.name, u.avatar, u.bio,"
+        " u.email_verified_at IS NOT NULL, k.i"
+        " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY"
+        " AS k(sid, uid, i)"
+        " JOIN sessions s ON s.id = k.sid AND s.user_id = k.uid"
+        " JOIN users u ON u.id = s.user_id WHERE "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      .nparams = 3, .ncolumns = 7, .readonly = 1 },
+
+    [NGX_HTTP_FLUENTAI_SQL_GATE_BATCH] = {
+      .name = "fluentai_gate_batch",
+      .text =
+        "SELECT 1, k.i"
+        " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY"
+        " AS k(sid, uid, i)"
+        " JOIN sessions s ON s.id = k.sid AND s.user_id = k.uid"
+        " JOIN users u ON u.id = s.user_id WHERE "
+        NGX_HTTP_FLUENTAI_SESSION_OK("$3"),
+      .nparams = 3, .ncolumns = 2, .readonly = 1 }
 };
 
 

@@ -36,6 +36,8 @@ typedef enum {
     NGX_HTTP_FLUENTAI_SQL_GATE,
     NGX_HTTP_FLUENTAI_SQL_SESSIONS,
     NGX_HTTP_FLUENTAI_SQL_SESSION_DELETE,
+    NGX_HTTP_FLUENTAI_SQL_PROFILE_BATCH,
+    NGX_HTTP_FLUENTAI_SQL_GATE_BATCH,
     NGX_HTTP_FLUENTAI_SQL_COUNT
 } ngx_http_fluentai_sql_e;
 
@@ -46,6 +48,17 @@ typedef struct {
     int                             nparams;
     int                             ncolumns;   /* of a row it returns */
     unsigned                        readonly:1; /* may be retried */
+
+    /*
+     * Coalescing (pg_batch.c), read-only lookups only: "keys" > 0 means
+     * that lookups of this statement waiting for a connection may be
+     * served by one "batch" statement.  Its first "keys" parameters are
+     * arrays of the lookups' first "keys" parameters (the others are
+     * the same for all of them), and it returns this statement's columns
+     * plus a last one: the 1-based place of the lookup the row is for.
+     */
+    int                             keys;
+    ngx_http_fluentai_sql_e         batch;
 } ngx_http_fluentai_sql_t;
 
 

@@ -23,6 +23,7 @@ FLUENTAI_PG_SRCS="
     src/ngx_http_fluentai_pg_pool.c
     src/ngx_http_fluentai_pg_conn.c
     src/ngx_http_fluentai_pg_query.c
+    src/ngx_http_fluentai_pg_batch.c
     src/ngx_http_fluentai_pg_conninfo.c
     src/ngx_http_fluentai_sql.c
 "

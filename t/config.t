@@ -602,3 +602,49 @@ qr/\[emerg\].*invalid parameter "size=0"/
 --- error_log eval
 qr/\[emerg\].*invalid parameter "queue=0" \(expected size=1\.\.1024 and optional queue=1\.\.1048576\)/
 
+
+
+=== TEST 47: fluentai_database_coalesce out of range (1 is "off")
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce 1;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid value "1" \(expected off or 2\.\.1024\)/
+
+
+
+=== TEST 48: fluentai_database_coalesce above 1024
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce 1025;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid value "1025" \(expected off or 2\.\.1024\)/
+
+
+
+=== TEST 49: duplicate fluentai_database_coalesce
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce off;
+    fluentai_database_coalesce 8;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- must_die
+--- error_log
+"fluentai_database_coalesce" directive is duplicate
+
+
+
+=== TEST 50: fluentai_database_coalesce 1024 is taken
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce 1024;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- config
+    location = /health { fluentai_endpoint health; }
+--- request
+GET /health
+--- error_code: 200

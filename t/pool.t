@@ -23,14 +23,13 @@ use strict;
 use warnings;
 
 use File::Temp qw(tempdir);
-use IO::Select;
-use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
 use FluentAI::Test qw(:DEFAULT new_user wait_until);
 use FluentAI::Pg qw(pg_stop pg_start pg_log);
+use FluentAI::Hold qw(locker_start locker_stop hold_send hold_read);
 
 for my $v (qw(TEST_NGINX_PG_CONNINFO TEST_NGINX_PG_CTL TEST_NGINX_PG_PGDATA
               TEST_NGINX_PG_HOST TEST_NGINX_PG_PORT))
@@ -49,14 +48,12 @@ $ENV{PGAPPNAME} = 'fluentai-test-psql';
 
 my $VG = $Test::Nginx::Util::UseValgrind ? 1 : 0;
 my $F  = Test::Nginx::Util::timeout_factor();       # 10 under valgrind
-my $PARENT = $$;
 my $CONNINFO = $ENV{TEST_NGINX_PG_CONNINFO};
 my $PGLOG = pg_log();
 
 # "quick": an answer that did not wait for any timeout
 my $QUICK = $VG ? 3 : 0.5;
 
-my $LockerPid;
 
 # ------------------------------------------------------------------ helpers
 
@@ -78,60 +75,8 @@ sub module_backends {
 
 sub lock_waiters { scalar grep { $_->[2] eq 'Lock' } module_backends() }
 
-# the locker: a psql session holding ACCESS EXCLUSIVE on users
-sub locker_start {
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        exec('psql', '-X', '-q', '-d',
-             "$CONNINFO application_name=fluentai-test-locker", '-c',
-             'BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; '
-             . 'SELECT pg_sleep(600); COMMIT;')
-            or POSIX::_exit(127);
-    }
-    $LockerPid = $pid;
-    my $ok = wait_until(sub {
-        psql(q{SELECT count(*) FROM pg_locks l
-                 JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE a.application_name = 'fluentai-test-locker'
-                  AND l.relation = 'users'::regclass
-                  AND l.mode = 'AccessExclusiveLock' AND l.granted}) > 0
-    }, 10 * $F, 0.05);
-    die "the locker did not get its lock\n" unless $ok;
-    return 1;
-}
-
-sub locker_stop {
-    return unless $LockerPid;
-    eval {
-        psql(q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE application_name = 'fluentai-test-locker'});
-    };
-    my $done = wait_until(sub { waitpid($LockerPid, POSIX::WNOHANG()) != 0 },
-                          10);
-    unless ($done) {
-        kill 'KILL', $LockerPid;
-        waitpid($LockerPid, 0);
-    }
-    $LockerPid = undef;
-    wait_until(sub {
-        psql(q{SELECT count(*) FROM pg_stat_activity
-                WHERE application_name = 'fluentai-test-locker'}) == 0
-    }, 10);
-}
-
-# (FluentAI::Pg starts a cluster this suite left stopped)
-END {
-    return unless defined $PARENT && $$ == $PARENT;
-    my $rc = $?;
-    if ($LockerPid) {
-        eval { locker_stop() };
-        if ($LockerPid) { kill 'KILL', $LockerPid; waitpid($LockerPid, 0) }
-    }
-    $? = $rc;
-}
+# (FluentAI::Pg starts a cluster this suite left stopped; FluentAI::Hold
+# ends a locker left running)
 
 sub start {
     my (%o) = @_;
@@ -188,56 +133,8 @@ sub writing {
 }
 
 # raw HTTP/1.1 with Connection: close, to keep requests in flight
-sub raw_send {
-    my ($path, $u) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => server_port(),
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect: $!\n";
-    binmode $s;
-    my $req = "GET $path HTTP/1.1\r\nHost: localhost\r\n"
-              . "Authorization: Bearer $u->{token}\r\n"
-              . "Connection: close\r\n\r\n";
-    syswrite($s, $req) == length $req or die "send: $!\n";
-    return $s;
-}
-
-sub raw_read {
-    my ($s, $secs) = @_;
-    my $sel = IO::Select->new($s);
-    my $deadline = time + $secs;
-    my $buf = '';
-    my $res = {};
-    while (1) {
-        my $left = $deadline - time;
-        if ($left <= 0 || !$sel->can_read($left)) {
-            $res->{error} = 'timeout';
-            last;
-        }
-        my $n = sysread($s, $buf, 65536, length $buf);
-        last if !$n;
-    }
-    close $s;
-    if ($buf =~ m{^HTTP/1\.\d (\d+)[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s) {
-        $res->{status} = $1;
-        my ($h, $body) = ($2, $3);
-        ($res->{content_type}) = $h =~ /^Content-Type:\s*([^\r\n]*)/mi;
-        if ($h =~ /^Transfer-Encoding:\s*chunked/mi) {
-            my $d = '';
-            while ($body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
-                my $len = hex $1;
-                last if !$len;
-                $d .= substr($body, 0, $len, '');
-                $body =~ s/^\r\n//;
-            }
-            $body = $d;
-        }
-        $res->{body} = $body;
-        $res->{json} = json_decode($body);
-    }
-    $res->{headers} = {};
-    return $res;
-}
+sub raw_send { hold_send($_[0], $_[1]{token}) }
+sub raw_read { hold_read(@_) }
 
 sub log_count {
     my ($text, $re) = @_;
