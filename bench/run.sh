@@ -441,13 +441,20 @@ parse_bench() {
 # CPU time (microseconds) used by the parts of the stack, from /proc: the
 # nginx workers; PostgreSQL (the postmaster, its live children, and the
 # children it has reaped, which covers pgbench's short-lived backends); the
-# load generators (children this shell waited for).
+# load generators (children this shell waited for).  The reading itself
+# starts no program (a fork and exec of awk costs ~10 ms of CPU here, which
+# the load generators' figure counted ~25 times per reading), and the load
+# generators' counter is read last before a load and first after it, so the
+# ps runs of the other readings stay out of it.
 CLK_TCK=$(getconf CLK_TCK)
 stat_ticks() {  # PID FIELDS...: sum of /proc/PID/stat fields (1-based, as in proc(5))
-    local pid=$1; shift
-    awk -v f="$*" '{ sub(/^.*\) /, ""); n = split(f, a, " "); s = 0
-                     for (i = 1; i <= n; i++) s += $(a[i] - 2); print s }' \
-        "/proc/$pid/stat" 2>/dev/null || echo 0
+    local pid=$1 line i s=0
+    local -a f
+    shift
+    read -r line 2>/dev/null < "/proc/$pid/stat" || { echo 0; return; }
+    f=(${line##*) })                    # fields 3... (after "pid (comm) ")
+    for i in "$@"; do s=$((s + f[i - 3])); done
+    echo $s
 }
 cpu_us() {      # WHAT: nginx | pg | client
     local t=0 pid pm
@@ -468,11 +475,11 @@ cpu_us() {      # WHAT: nginx | pg | client
 }
 cpu_begin() {
     local w
-    for w in nginx pg client bouncer; do R[$1.cpu0_$w]=$(cpu_us $w); done
+    for w in nginx pg bouncer client; do R[$1.cpu0_$w]=$(cpu_us $w); done
 }
 cpu_end() {     # NAME REQUESTS: CPU per request of each part
     local w n=${2:-0}
-    for w in nginx pg client bouncer; do
+    for w in client nginx pg bouncer; do
         local d=$(( $(cpu_us $w) - ${R[$1.cpu0_$w]} ))
         ((n > 0)) && R[$1.cpu_$w]=$((d / n)) || :
     done
