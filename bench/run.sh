@@ -23,7 +23,11 @@ RESULTS=${BENCH_RESULTS:-$BENCH/results}
 
 NPROC=$(nproc)
 WORKERS=${BENCH_WORKERS:-$NPROC}           # nginx worker_processes
-POOL_THREADS=${BENCH_POOL_THREADS:-2}      # thread_pool bench threads=
+# thread_pool bench threads=: hashing threads over all workers = cores, as
+# README.md recommends (more only time-slice the cores: each hash streams
+# m KiB through the caches)
+POOL_THREADS=${BENCH_POOL_THREADS:-$(( NPROC > WORKERS ? NPROC / WORKERS : 1 ))}
+HASH_THREADS=$((POOL_THREADS * WORKERS))   # the baselines' argon2_rate -T
 DB_POOL=${BENCH_DB_POOL:-8}                # fluentai_database_pool size=
 CONNS=${BENCH_CONNS:-64}                   # profile/refresh concurrency
 HASH_CONNS=${BENCH_HASH_CONNS:-16}         # login/register concurrency
@@ -437,13 +441,20 @@ parse_bench() {
 # CPU time (microseconds) used by the parts of the stack, from /proc: the
 # nginx workers; PostgreSQL (the postmaster, its live children, and the
 # children it has reaped, which covers pgbench's short-lived backends); the
-# load generators (children this shell waited for).
+# load generators (children this shell waited for).  The reading itself
+# starts no program (a fork and exec of awk costs ~10 ms of CPU here, which
+# the load generators' figure counted ~25 times per reading), and the load
+# generators' counter is read last before a load and first after it, so the
+# ps runs of the other readings stay out of it.
 CLK_TCK=$(getconf CLK_TCK)
 stat_ticks() {  # PID FIELDS...: sum of /proc/PID/stat fields (1-based, as in proc(5))
-    local pid=$1; shift
-    awk -v f="$*" '{ sub(/^.*\) /, ""); n = split(f, a, " "); s = 0
-                     for (i = 1; i <= n; i++) s += $(a[i] - 2); print s }' \
-        "/proc/$pid/stat" 2>/dev/null || echo 0
+    local pid=$1 line i s=0
+    local -a f
+    shift
+    read -r line 2>/dev/null < "/proc/$pid/stat" || { echo 0; return; }
+    f=(${line##*) })                    # fields 3... (after "pid (comm) ")
+    for i in "$@"; do s=$((s + f[i - 3])); done
+    echo $s
 }
 cpu_us() {      # WHAT: nginx | pg | client
     local t=0 pid pm
@@ -464,11 +475,11 @@ cpu_us() {      # WHAT: nginx | pg | client
 }
 cpu_begin() {
     local w
-    for w in nginx pg client bouncer; do R[$1.cpu0_$w]=$(cpu_us $w); done
+    for w in nginx pg bouncer client; do R[$1.cpu0_$w]=$(cpu_us $w); done
 }
 cpu_end() {     # NAME REQUESTS: CPU per request of each part
     local w n=${2:-0}
-    for w in nginx pg client bouncer; do
+    for w in client nginx pg bouncer; do
         local d=$(( $(cpu_us $w) - ${R[$1.cpu0_$w]} ))
         ((n > 0)) && R[$1.cpu_$w]=$((d / n)) || :
     done
@@ -683,9 +694,9 @@ if phase 2; then
 record "# 2. login versus argon2_rate before and after"
 
 log "2. argon2_rate (${HASH_SECONDS}s each)"
-run_hash hash_pool -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
+run_hash hash_pool -T "$HASH_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
     -d "$HASH_SECONDS"
-run_hash hash_all -T $((POOL_THREADS * WORKERS)) -m $ARGON2_M -t $ARGON2_T \
+run_hash hash_all -T $((HASH_THREADS * 2)) -m $ARGON2_M -t $ARGON2_T \
     -p $ARGON2_P -d "$HASH_SECONDS"
 
 log "2. login, $HASH_CONNS connections"
@@ -701,7 +712,7 @@ EOF
 
 # the raw rate again right after: the baseline is the mean of both runs,
 # which evens out a machine whose load changes during the bench
-run_hash hash_pool2 -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
+run_hash hash_pool2 -T "$HASH_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
     -d "$HASH_SECONDS"
 if [ -n "${R[hash_pool.rate]:-}" ] && [ -n "${R[hash_pool2.rate]:-}" ]; then
     R[hash_pool.before]=${R[hash_pool.rate]}
@@ -759,7 +770,7 @@ if phase 6; then
 record "# 6. register versus argon2_rate -H"
 
 log "6. argon2_rate -H, register"
-run_hash hash_new -H -T "$POOL_THREADS" -m $ARGON2_M -t $ARGON2_T \
+run_hash hash_new -H -T "$HASH_THREADS" -m $ARGON2_M -t $ARGON2_T \
     -p $ARGON2_P -d "$HASH_SECONDS"
 run_wrk register register.lua "$HASH_CONNS" "$DURATION" \
     BENCH_RUN="$RUN_ID" BENCH_PASSWORD="$PASSWORD"
@@ -1013,13 +1024,13 @@ echo "| 1 | GET /auth/profile, $CONNS connections, valid tokens of $USERS users:
 echo "| 1 | profile req/s / (b) \`pgbench -M prepared\`, the same SELECT, $CONNS clients | $(num "${R[profile.rps]:-}") | $(num "${R[pg_profile.tps]:-}") tps | $(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}") | $(ratio "$(cpu_all pg_profile)" "$(cpu_all profile)") | >= 1.0 | $(verdict "$(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}")" '>=' 1.0) |"
 echo "| 1 | profile p50 / p99, $CONNS connections, saturated (closed loop) | $(ms "${R[profile.p50_us]:-}") / $(ms "${R[profile.p99_us]:-}") ms | (a) $(ms "${R[static.p50_us]:-}") / $(ms "${R[static.p99_us]:-}") ms; (b) $(ms "${R[pg_profile.p50_us]:-}") / $(ms "${R[pg_profile.p99_us]:-}") ms | - | - | p99 <= 5 ms | $(verdict "${R[profile.p99_us]:-}" '<=' $P99_LIMIT) |"
 echo "| 1 | profile p50 / p99, $CONNS connections paced to ${PACE} % of saturation (${DELAY_MS} ms pause; $(num "${R[paced.rps]:-}") req/s) | $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | - | - | - | p99 <= 5 ms | $(verdict "${R[paced.p99_us]:-}" '<=' $P99_LIMIT) |"
-echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s | $(num1 "$LOGIN_RATE") | raw argon2id verify, $POOL_THREADS threads (= pool): $(num1 "${R[hash_pool.rate]:-}")/s (mean of $(num1 "${R[hash_pool.before]:-}") before and $(num1 "${R[hash_pool2.rate]:-}") after) | $(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}") | $(ratio "${R[hash_pool.cpu_us_per_op]:-}" "$(cpu_srv login)") | >= 0.9 | $(verdict "$(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}")" '>=' 0.9) |"
+echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s | $(num1 "$LOGIN_RATE") | raw argon2id verify, $HASH_THREADS threads (= the pools' threads in all): $(num1 "${R[hash_pool.rate]:-}")/s (mean of $(num1 "${R[hash_pool.before]:-}") before and $(num1 "${R[hash_pool2.rate]:-}") after) | $(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}") | $(ratio "${R[hash_pool.cpu_us_per_op]:-}" "$(cpu_srv login)") | >= 0.9 | $(verdict "$(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}")" '>=' 0.9) |"
 echo "| 3 | profile p50 / p99 during a login storm (paced as above; $(num "${R[storm.rps]:-}") req/s, logins $(num1 "$STORM_LOGIN_RATE")/s) | $(ms "${R[storm.p50_us]:-}") / $(ms "${R[storm.p99_us]:-}") ms | profile alone, paced: $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | p99 x$(ratio "${R[storm.p99_us]:-}" "${R[paced.p99_us]:-}") | - | p99 <= 5 ms | $(verdict "${R[storm.p99_us]:-}" '<=' $P99_LIMIT) |"
 echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
 echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest of $WORKERS workers) | $MAX_GROWTH_MB MB | before: $(for p in "${!RSS0[@]}"; do printf '%s ' "$(mb "${RSS0[$p]}")"; done)MB | - | - | <= 2 MB | $(verdict "$MAX_GROWTH_MB" '<=' 2) |"
 echo "| 7 | GET /auth/profile through PgBouncer (transaction mode, \`fluentai_database_prepare off\`), $CONNS connections: req/s | $(num "${R[bouncer_profile.rps]:-}") | direct (1): $(num "${R[profile.rps]:-}") req/s | $(ratio "${R[bouncer_profile.rps]:-}" "${R[profile.rps]:-}") | $(ratio "$(cpu_all profile)" "$(cpu_all bouncer_profile)") | - | info |"
 echo "| 7 | POST /auth/refresh through PgBouncer, $CONNS connections, own chains: rotations/s | $(num "$BOUNCER_REFRESH_RATE") | direct (4): $(num "$REFRESH_RATE")/s | $(ratio "$BOUNCER_REFRESH_RATE" "$REFRESH_RATE") | $(ratio "$(cpu_all refresh)" "$(cpu_all bouncer_refresh)") | - | info |"
-echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $POOL_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
+echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $HASH_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
 echo "| 8 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
 echo "| 9 | gate \`fluentai_auth_jwt session\` (a session query per request), $CONNS connections: req/s | $(num "${R[gate_session.rps]:-}") | \`on\` (stateless): $(num "${R[gate_on.rps]:-}"); no gate: $(num "${R[gate_none.rps]:-}"); \`return 200\`: $(num "${R[gate_return.rps]:-}") req/s | $(ratio "${R[gate_session.rps]:-}" "${R[gate_on.rps]:-}") of \`on\`, $(ratio "${R[gate_session.rps]:-}" "${R[gate_return.rps]:-}") of \`return 200\` | $(ratio "$(cpu_all gate_on)" "$(cpu_all gate_session)") | - | info |"
 echo "| 9 | gate p50 / p99: \`session\` | $(ms "${R[gate_session.p50_us]:-}") / $(ms "${R[gate_session.p99_us]:-}") ms | \`on\` $(ms "${R[gate_on.p50_us]:-}") / $(ms "${R[gate_on.p99_us]:-}") ms; no gate $(ms "${R[gate_none.p50_us]:-}") / $(ms "${R[gate_none.p99_us]:-}") ms; \`return 200\` $(ms "${R[gate_return.p50_us]:-}") / $(ms "${R[gate_return.p99_us]:-}") ms | - | - | - | info |"
@@ -1053,12 +1064,12 @@ echo "## Setup"
 echo
 echo "- machine: $NPROC CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); load average at start $LOAD_START, at end $LOAD_END (the machine is shared: other work running at the same time lowers every figure)"
 echo "- software: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }'), $("$WRK" -v 2>&1 | head -1 | awk '{ print "wrk " $2 }'), libargon2 $(dpkg-query -W -f='${Version}' libargon2-1 2>/dev/null || echo '?'); module built from $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -z "$(git -C "$TOP" status --porcelain -- src ngx_http_fluentai_module.c sql 2>/dev/null)" ] || echo ' (modified)')"
-echo "- nginx: worker_processes $WORKERS (= nproc), \`thread_pool bench threads=$POOL_THREADS max_queue=65536\` (per worker), \`fluentai_database_pool size=$DB_POOL\` (per worker: $((DB_POOL * WORKERS)) PostgreSQL connections in all), access_log off, error_log warn, \`listen ... reuseport\`, argon2id m=$ARGON2_M t=$ARGON2_T p=$ARGON2_P"
+echo "- nginx: worker_processes $WORKERS (= nproc), \`thread_pool bench threads=$POOL_THREADS max_queue=65536\` (per worker: $HASH_THREADS hashing threads in all; README.md recommends as many as cores, here $NPROC), \`fluentai_database_pool size=$DB_POOL\` (per worker: $((DB_POOL * WORKERS)) PostgreSQL connections in all), access_log off, error_log warn, \`listen ... reuseport\`, argon2id m=$ARGON2_M t=$ARGON2_T p=$ARGON2_P"
 phase 7 && echo "- PgBouncer $(pgbouncer --version 2>/dev/null | head -1 | awk '{ print $2 }') (phase 7): unix socket, \`pool_mode = transaction\`, \`default_pool_size = $((DB_POOL * WORKERS))\` (the module's connections direct), auth trust; nginx reloaded onto it with \`fluentai_database_prepare off\` (every statement sent with its text: PQsendQueryParams), then back"
 echo "- PostgreSQL 15: throwaway cluster (initdb in a temp dir, unix socket), fsync=$FSYNC, max_connections=300, other settings default; the same server for the module and for pgbench"
 echo "- seed: $USERS users sharing one precomputed argon2id hash, one session each (access tokens signed by bench/mint.pl with the bench secret), $CHAINS refresh chains for wrk, $CONNS for pgbench"
 echo "- loads: ${DURATION} s each (wrk $WRK_THREADS threads, pgbench -j $WRK_THREADS), argon2_rate ${HASH_SECONDS} s; memory: $MEM_LOADS loads of <= 15 s ($(awk -v u=$MEM_US 'BEGIN { printf "%.0f", u / 1e6 }') s); whole run $WALL s"
-echo "- hash baselines: verify, $((POOL_THREADS * WORKERS)) threads (= all pools' threads): $(num1 "${R[hash_all.rate]:-}")/s"
+echo "- hash baselines: verify, $((HASH_THREADS * 2)) threads (twice the pools' threads: what \`threads=2\` per worker ran until 2026-12-01): $(num1 "${R[hash_all.rate]:-}")/s"
 echo
 echo "Worker RSS (pid=KiB) after each phase:"
 echo
