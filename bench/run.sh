@@ -106,6 +106,13 @@ cleanup() {
                 sleep 0.1
             done
             kill -TERM "$pid" 2>/dev/null || true
+            for i in $(seq 1 50); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            # never leave a master (or its workers) behind
+            pkill -KILL -P "$pid" 2>/dev/null || true
+            kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
     if [ -n "$D" ] && [ -f "$D/bouncer/pgbouncer.pid" ]; then
