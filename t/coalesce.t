@@ -355,10 +355,17 @@ for my $case (['', 1, [2, 6, 1], 'inflight=1 (default)'],
                   qq{{"bio":"inflight $_"}})
     } 1 .. 4;
     ok wait_until(sub { row_waiters() == 4 }, 20 * $F, 0.05),
-        "$name: four updates run on four connections";
+        "$name: four updates run on four connections"
+        or diag(psql(q{SELECT string_agg(concat_ws(' ', pid, backend_type,
+                         application_name, state, wait_event_type,
+                         wait_event, left(query, 60)), E'\n')
+                       FROM pg_stat_activity}));
     locker_stop();
-    is scalar(grep { (hold_read($_, 10 * $F)->{status} // 0) == 200 } @upd),
-        4, "$name: the four updates answered 200";
+    my @st = map {
+        my $r = hold_read($_, 10 * $F);
+        $r->{status} // $r->{error} // '?'
+    } @upd;
+    is "@st", '200 200 200 200', "$name: the four updates answered 200";
     ok wait_until(sub { idle_conns() == 4 }, 10 * $F, 0.05),
         "$name: four idle connections";
 
