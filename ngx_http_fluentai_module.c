@@ -131,10 +131,10 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
       NULL },
 
     { ngx_string("fluentai_database_coalesce"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_fluentai_pg_coalesce,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_fluentai_main_conf_t, db.coalesce),
+      offsetof(ngx_http_fluentai_main_conf_t, db),
       NULL },
 
     { ngx_string("fluentai_jwt_secret_file"),
@@ -309,6 +309,7 @@ ngx_http_fluentai_create_main_conf(ngx_conf_t *cf)
     mcf->db.timeout = NGX_CONF_UNSET_MSEC;
     mcf->db.prepare = NGX_CONF_UNSET;
     mcf->db.coalesce = NGX_CONF_UNSET_UINT;
+    mcf->db.inflight = NGX_CONF_UNSET_UINT;
     mcf->metrics = NGX_CONF_UNSET;
     mcf->access_ttl = NGX_CONF_UNSET;
     mcf->refresh_ttl = NGX_CONF_UNSET;
@@ -334,6 +335,8 @@ ngx_http_fluentai_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->db.timeout, 5000);
     ngx_conf_init_value(mcf->db.prepare, 1);
     ngx_conf_init_uint_value(mcf->db.coalesce, 32);
+    ngx_conf_init_uint_value(mcf->db.inflight,
+                             NGX_HTTP_FLUENTAI_PG_INFLIGHT);
     mcf->db.batched = ngx_http_fluentai_metrics_batch;
     ngx_conf_init_value(mcf->metrics, 1);
     ngx_conf_init_value(mcf->access_ttl, 1800);

@@ -29,6 +29,7 @@ WORKERS=${BENCH_WORKERS:-$NPROC}           # nginx worker_processes
 POOL_THREADS=${BENCH_POOL_THREADS:-$(( NPROC > WORKERS ? NPROC / WORKERS : 1 ))}
 HASH_THREADS=$((POOL_THREADS * WORKERS))   # the baselines' argon2_rate -T
 DB_POOL=${BENCH_DB_POOL:-8}                # fluentai_database_pool size=
+COALESCE=${BENCH_COALESCE:-}               # fluentai_database_coalesce args
 CONNS=${BENCH_CONNS:-64}                   # profile/refresh concurrency
 HASH_CONNS=${BENCH_HASH_CONNS:-16}         # login/register concurrency
 WRK_THREADS=${BENCH_WRK_THREADS:-$NPROC}
@@ -109,6 +110,13 @@ cleanup() {
                 sleep 0.1
             done
             kill -TERM "$pid" 2>/dev/null || true
+            for i in $(seq 1 50); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            # never leave a master (or its workers) behind
+            pkill -KILL -P "$pid" 2>/dev/null || true
+            kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
     if [ -n "$D" ] && [ -f "$D/bouncer/pgbouncer.pid" ]; then
@@ -323,7 +331,8 @@ http {
 
     fluentai_database "${NGX_CONNINFO:-$CONNINFO}";
     fluentai_database_prepare ${NGX_PREPARE:-on};
-    fluentai_database_pool size=$DB_POOL;
+    fluentai_database_pool size=$DB_POOL;${COALESCE:+
+    fluentai_database_coalesce $COALESCE;}
     fluentai_jwt_secret_file $SECRET;
     fluentai_password_hash m=$ARGON2_M t=$ARGON2_T p=$ARGON2_P;
     fluentai_thread_pool bench;
@@ -1037,7 +1046,7 @@ echo "| 9 | gate p50 / p99: \`session\` | $(ms "${R[gate_session.p50_us]:-}") / 
 echo
 echo "Errors (non-2xx answers + socket errors + timeouts): profile $(errs profile), static $(errs static), paced $(errs paced), login $(errs login) (failed logins ${R[login.failures]:-n/a}, seeded hashes rehashed by a login ${R[login.rehashed]:-n/a}), storm profile $(errs storm), storm login $(errs storm_login), refresh $(errs refresh) (broken chains ${R[refresh.failures]:-n/a}, starved ${R[refresh.starved]:-n/a}, sessions revoked ${R[refresh.revoked]:-n/a}), register $(errs register), memory loads $MEM_STATUS_ERRORS. pgbench failed transactions: profile ${R[pg_profile.failed]:-n/a}, refresh ${R[pg_refresh.failed]:-n/a} (rotated ${R[pg_refresh.rotated]:-n/a} of ${R[pg_refresh.tx]:-n/a} transactions, sessions revoked ${R[pg_refresh.revoked]:-n/a}). nginx error log lines at error level or above: $ERROR_LINES. Through PgBouncer: profile $(errs bouncer_profile), refresh $(errs bouncer_refresh) (broken chains ${R[bouncer_refresh.failures]:-n/a}, sessions revoked ${R[bouncer_refresh.revoked]:-n/a})."
 echo
-echo "Coalesced lookups (\`fluentai_db_batch_size\`, \`fluentai_database_coalesce\` default): lookups served per statement during each load, share of the statements by size:"
+echo "Coalesced lookups (\`fluentai_db_batch_size\`, \`fluentai_database_coalesce ${COALESCE:-(default)}\`): lookups served per statement during each load, share of the statements by size:"
 echo
 for n in profile paced storm bouncer_profile mem_warmup; do
     [ -f "$D/out/batch.$n.1" ] || continue

@@ -40,6 +40,10 @@ typedef struct ngx_http_fluentai_pg_req_s   ngx_http_fluentai_pg_req_t;
 typedef struct ngx_http_fluentai_pg_batch_s ngx_http_fluentai_pg_batch_t;
 
 
+/* statements of one kind of lookup running at once, per worker */
+#define NGX_HTTP_FLUENTAI_PG_INFLIGHT  1
+
+
 /* told the size of every coalescable lookup's statement (1: alone) */
 typedef void (*ngx_http_fluentai_pg_batched_pt)(ngx_uint_t sql,
     ngx_uint_t n);
@@ -57,6 +61,7 @@ typedef struct {
     ngx_msec_t                      stmt_timeout;    /* 0: off */
     ngx_flag_t                      prepare;
     ngx_uint_t                      coalesce;        /* batch cap, 1: off */
+    ngx_uint_t                      inflight;        /* per kind, 0: any */
     ngx_http_fluentai_pg_batched_pt batched;         /* NULL: nobody */
     u_char                          statement_timeout[48];  /* SET ... */
 } ngx_http_fluentai_pg_conf_t;
@@ -85,6 +90,7 @@ struct ngx_http_fluentai_pg_req_s {
     ngx_queue_t                     same;       /* waiting, coalescable */
     ngx_http_fluentai_pg_batch_t   *batch;      /* served by one */
     ngx_uint_t                      slot;       /* its place there */
+    ngx_uint_t                      lookup;     /* its kind + 1, 0: none */
     unsigned                        waiting:1;
     unsigned                        retried:1;
     unsigned                        coalescable:1;  /* in "same" */

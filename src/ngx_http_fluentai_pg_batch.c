@@ -9,8 +9,11 @@
  * row is.  Every caller is then called back as if its own statement had
  * run: with a result of its own (its row, or no row), with the batch
  * statement's failure, or with the kind of error.  Nothing waits to fill
- * a batch: a lookup that finds a free connection, or nobody waiting
- * beside it, goes out alone with its own statement, as before.
+ * a batch: a lookup that finds a free connection while fewer than
+ * "inflight=" statements of its kind run goes out alone with its own
+ * statement; one that arrives while they run waits in the queue (even
+ * beside an idle connection: pg_pool.c) until one of them ends, so the
+ * lookups of one round trip go out together.
  *
  * Only read-only statements have a batch statement: a batch that fails
  * on a connection that had served before is retried once as a whole,
@@ -123,6 +126,7 @@ ngx_http_fluentai_pg_batch_run(ngx_http_fluentai_pg_conn_t *conn,
     b->req.log = pool->log;
     b->req.conn = NULL;
     b->req.batch = NULL;
+    b->req.lookup = pr->lookup;
     b->req.retried = 0;
     b->req.waiting = 0;
     b->req.coalescable = 0;
@@ -582,26 +586,35 @@ ngx_http_fluentai_pg_batch_free(ngx_http_fluentai_pg_pool_t *pool)
 }
 
 
-/* "fluentai_database_coalesce off | N": the most lookups in one batch */
+/*
+ * "fluentai_database_coalesce off | N [inflight=M]": the most lookups in
+ * one batch; the most statements of one kind of lookup running at once
+ * per worker (0: as many as the pool has connections)
+ */
 
 char *
 ngx_http_fluentai_pg_coalesce(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_int_t    n;
-    ngx_str_t   *value;
-    ngx_uint_t  *cap;
+    ngx_int_t                     n;
+    ngx_str_t                    *value;
+    ngx_http_fluentai_pg_conf_t  *db;
 
-    cap = (ngx_uint_t *) ((char *) conf + cmd->offset);
+    db = (ngx_http_fluentai_pg_conf_t *) ((char *) conf + cmd->offset);
 
-    if (*cap != NGX_CONF_UNSET_UINT) {
+    if (db->coalesce != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
-        *cap = 1;
+
+        if (cf->args->nelts > 2) {
+            return "takes no inflight= with off";
+        }
+
+        db->coalesce = 1;
         return NGX_CONF_OK;
     }
 
@@ -614,7 +627,28 @@ ngx_http_fluentai_pg_coalesce(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    *cap = n;
+    db->coalesce = n;
 
-    return NGX_CONF_OK;
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (value[2].len > sizeof("inflight=") - 1
+        && ngx_strncmp(value[2].data, "inflight=", sizeof("inflight=") - 1)
+           == 0)
+    {
+        n = ngx_atoi(value[2].data + sizeof("inflight=") - 1,
+                     value[2].len - (sizeof("inflight=") - 1));
+
+        if (n >= 0 && n <= 1024) {
+            db->inflight = n;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" (expected inflight=0..1024)",
+                       &value[2]);
+
+    return NGX_CONF_ERROR;
 }

@@ -475,6 +475,8 @@ ngx_http_fluentai_pg_close(ngx_http_fluentai_pg_conn_t *conn)
         conn->req = NULL;
     }
 
+    ngx_http_fluentai_pg_release(conn);
+
     if (conn->result) {
         PQclear(conn->result);
         conn->result = NULL;

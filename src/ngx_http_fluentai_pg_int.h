@@ -32,6 +32,7 @@ struct ngx_http_fluentai_pg_conn_s {
     ngx_uint_t                       state;
     ngx_uint_t                       prepared;
     ngx_uint_t                       used;
+    ngx_uint_t                       lookup;     /* running: kind + 1 */
     ino_t                            ino;        /* of the socket */
     unsigned                         writing:1;
     unsigned                         in_idle:1;
@@ -48,6 +49,7 @@ struct ngx_http_fluentai_pg_pool_s {
     ngx_queue_t                      same[NGX_HTTP_FLUENTAI_SQL_COUNT];
     ngx_http_fluentai_pg_batch_t    *batches;   /* all of them */
     ngx_http_fluentai_pg_batch_t    *free;      /* not running */
+    ngx_uint_t                       running[NGX_HTTP_FLUENTAI_SQL_COUNT];
     ngx_uint_t                       nconns;
     ngx_uint_t                       nwaiting;
     ngx_uint_t                       connecting;
@@ -67,6 +69,7 @@ void ngx_http_fluentai_pg_finish(ngx_http_fluentai_pg_req_t *pr,
     ngx_int_t rc, PGresult *res);
 void ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
     ngx_http_fluentai_pg_req_t *pr);
+void ngx_http_fluentai_pg_release(ngx_http_fluentai_pg_conn_t *conn);
 
 /* pg_batch.c: coalesced lookups */
 ngx_int_t ngx_http_fluentai_pg_batch_run(ngx_http_fluentai_pg_conn_t *conn,

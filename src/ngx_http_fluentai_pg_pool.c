@@ -16,6 +16,8 @@
 #include "ngx_http_fluentai_pg_int.h"
 
 
+static ngx_uint_t ngx_http_fluentai_pg_held(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr);
 static void ngx_http_fluentai_pg_grow(ngx_http_fluentai_pg_pool_t *pool);
 static void ngx_http_fluentai_pg_wait_timeout(ngx_event_t *ev);
 
@@ -131,6 +133,7 @@ ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool_t *pool,
     pr->waiting = 0;
     pr->coalescable = 0;
     pr->batch = NULL;
+    pr->lookup = 0;
 
     if (q->failed) {
         ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_BAD_QUERY, NULL);
@@ -141,6 +144,15 @@ ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool_t *pool,
         ngx_http_fluentai_pg_finish(pr, NGX_HTTP_FLUENTAI_PG_UNAVAILABLE,
                                     NULL);
         return;
+    }
+
+    /* a lookup that a batch may serve: limited in flight (pg_batch.c) */
+
+    if (ngx_http_fluentai_sql[q->sql].keys
+        && pool->conf->coalesce > 1
+        && pool->conf->inflight)
+    {
+        pr->lookup = q->sql + 1;
     }
 
     ngx_http_fluentai_pg_submit(pool, pr);
@@ -174,7 +186,9 @@ ngx_http_fluentai_pg_submit(ngx_http_fluentai_pg_pool_t *pool,
     ngx_queue_t                  *q;
     ngx_http_fluentai_pg_conn_t  *conn;
 
-    if (!ngx_queue_empty(&pool->idle)) {
+    if (!ngx_queue_empty(&pool->idle)
+        && !ngx_http_fluentai_pg_held(pool, pr))
+    {
         q = ngx_queue_head(&pool->idle);
         conn = ngx_queue_data(q, ngx_http_fluentai_pg_conn_t, idle);
         ngx_http_fluentai_pg_run(conn, pr);
@@ -217,10 +231,40 @@ ngx_http_fluentai_pg_submit(ngx_http_fluentai_pg_pool_t *pool,
 }
 
 
+/*
+ * A lookup of a kind that has "inflight" statements running waits for one
+ * of them to finish, even beside an idle connection: the lookups of that
+ * kind that arrive meanwhile then go out together in one statement.
+ */
+
+static ngx_uint_t
+ngx_http_fluentai_pg_held(ngx_http_fluentai_pg_pool_t *pool,
+    ngx_http_fluentai_pg_req_t *pr)
+{
+    return pr->lookup
+           && pool->running[pr->lookup - 1] >= pool->conf->inflight;
+}
+
+
+/* a connection that ran a limited lookup is done with it */
+
+void
+ngx_http_fluentai_pg_release(ngx_http_fluentai_pg_conn_t *conn)
+{
+    if (conn->lookup) {
+        conn->pool->running[conn->lookup - 1]--;
+        conn->lookup = 0;
+    }
+}
+
+
+/* nobody waits for a connection while one is idle: only held lookups */
+
 static void
 ngx_http_fluentai_pg_grow(ngx_http_fluentai_pg_pool_t *pool)
 {
-    if (pool->nconns >= pool->conf->size
+    if (!ngx_queue_empty(&pool->idle)
+        || pool->nconns >= pool->conf->size
         || pool->connecting >= pool->nwaiting)
     {
         return;
@@ -246,10 +290,17 @@ ngx_http_fluentai_pg_dispatch(ngx_http_fluentai_pg_pool_t *pool)
     ngx_http_fluentai_pg_req_t   *pr;
     ngx_http_fluentai_pg_conn_t  *conn;
 
-    while (!ngx_queue_empty(&pool->idle) && !ngx_queue_empty(&pool->waiting))
+    q = ngx_queue_head(&pool->waiting);
+
+    while (!ngx_queue_empty(&pool->idle)
+           && q != ngx_queue_sentinel(&pool->waiting))
     {
-        q = ngx_queue_head(&pool->waiting);
         pr = ngx_queue_data(q, ngx_http_fluentai_pg_req_t, queue);
+
+        if (ngx_http_fluentai_pg_held(pool, pr)) {
+            q = ngx_queue_next(q);
+            continue;
+        }
 
         ngx_http_fluentai_pg_unwait(pool, pr);
 
@@ -258,11 +309,13 @@ ngx_http_fluentai_pg_dispatch(ngx_http_fluentai_pg_pool_t *pool)
 
         /* lookups of the same statement waiting too: one statement */
 
-        if (ngx_http_fluentai_pg_batch_run(conn, pr) == NGX_OK) {
-            continue;
+        if (ngx_http_fluentai_pg_batch_run(conn, pr) != NGX_OK) {
+            ngx_http_fluentai_pg_run(conn, pr);
         }
 
-        ngx_http_fluentai_pg_run(conn, pr);
+        /* the run may have taken more than pr from the queue */
+
+        q = ngx_queue_head(&pool->waiting);
     }
 
     if (!ngx_queue_empty(&pool->waiting)) {

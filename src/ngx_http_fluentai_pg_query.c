@@ -31,6 +31,11 @@ ngx_http_fluentai_pg_run(ngx_http_fluentai_pg_conn_t *conn,
     conn->req = pr;
     pr->conn = conn;
 
+    if (pr->lookup) {
+        conn->lookup = pr->lookup;
+        conn->pool->running[pr->lookup - 1]++;
+    }
+
     /* a running query keeps a shutting down worker alive */
     conn->timer.cancelable = 0;
 
@@ -150,6 +155,7 @@ ngx_http_fluentai_pg_complete(ngx_http_fluentai_pg_conn_t *conn)
 
     /* back to the pool first: the request may run its next query on it */
 
+    ngx_http_fluentai_pg_release(conn);
     ngx_http_fluentai_pg_park(conn);
 
     if (pr) {

@@ -41,11 +41,12 @@ my $BACKEND = server_port() + 1;
 # ------------------------------------------------------------------ helpers
 
 sub start {
-    my ($extra) = @_;
+    my ($extra, $size) = @_;
+    $size //= 1;
     return start_nginx(
         main_config => fluentai_main_config(),
         http_config => fluentai_http_config(extra => <<"_EOC_"
-    fluentai_database_pool size=1;
+    fluentai_database_pool size=$size;
     fluentai_database_timeout ${WAIT}s;
     fluentai_database_statement_timeout off;
 $extra
@@ -286,7 +287,7 @@ psql('UPDATE users SET is_active = false WHERE id = $1', $U[6]{id});
     my $b = batches($m0, scrape(), 'fluentai_profile');
     is $b->{le}{8} - $b->{le}{4}, 1, 'outage: a batch of 5 runs';
 
-    pg_stop();
+    pg_stop('immediate');
     locker_stop();
     for my $i (0 .. $#who) {
         refused(hold_read($socks[$i], $WAIT + 10 * $F), 503,
@@ -325,6 +326,74 @@ for my $case (['fluentai_database_coalesce 4;', [4, 11, 1], 'cap 4'],
     my @ok = grep { my $r = hold_read($socks[$_], 10 * $F);
                     ($r->{json}{id} // '') eq $U[$who[$_]]{id} } 0 .. 9;
     is scalar @ok, 10, "$name: each of the 10 got its own user";
+    my $b = batches($m0, scrape(), 'fluentai_profile');
+    is_deeply [$b->{count}, $b->{sum}, $b->{le}{1}], $want,
+        "$name: statements, lookups, alone";
+    stop_nginx();
+}
+
+# ------- 7. at most "inflight" lookups of a kind run, beside idle connections
+
+sub idle_conns {
+    scrape()->{'fluentai_db_connections{state="idle"}'} // -1
+}
+
+for my $case (['', 1, [2, 6, 1], 'inflight=1 (default)'],
+              ['fluentai_database_coalesce 32 inflight=2;', 2, [3, 6, 2],
+               'inflight=2'],
+              ['fluentai_database_coalesce 32 inflight=0;', 4, [5, 6, 4],
+               'inflight=0'])
+{
+    my ($conf, $running, $want, $name) = @$case;
+    start($conf, 4) or BAIL_OUT("nginx did not start ($name)");
+
+    # four connections, opened by four updates of one user waiting for
+    # its row (a lock that lets their PREPAREs through)
+    locker_start($U[1]{id});
+    my @upd = map {
+        hold_send('/user/profile', $U[1]{token}, 'PUT',
+                  qq{{"bio":"inflight $_"}})
+    } 1 .. 4;
+    ok wait_until(sub { row_waiters() == 4 }, 20 * $F, 0.05),
+        "$name: four updates run on four connections"
+        or diag(psql(q{SELECT string_agg(concat_ws(' ', pid, backend_type,
+                         application_name, state, wait_event_type,
+                         wait_event, left(query, 60)), E'\n')
+                       FROM pg_stat_activity}));
+    locker_stop();
+    my @st = map {
+        my $r = hold_read($_, 10 * $F);
+        $r->{status} // $r->{error} // '?'
+    } @upd;
+    is "@st", '200 200 200 200', "$name: the four updates answered 200";
+    ok wait_until(sub { idle_conns() == 4 }, 10 * $F, 0.05),
+        "$name: four idle connections";
+
+    my $m0 = scrape();
+    locker_start();
+    my $first = profile_send($U[0]);
+    wait_lock($name);
+    my @who = (7 .. 11);
+    my @socks = map { profile_send($U[$_]) } @who;
+    wait_waiting(5 - ($running - 1), $name);
+    is lock_waiters(), $running,
+        "$name: $running lookup statement(s) run, the rest wait";
+    is idle_conns(), 4 - $running,
+        "$name: beside " . (4 - $running) . ' idle connection(s)';
+
+    if ($running < 4) {
+        my $t0 = time;
+        my $h = api(GET => '/health');
+        ok +($h->{status} // 0) == 200 && time - $t0 < 5 * $F,
+            "$name: another statement is not held behind them";
+    }
+
+    locker_stop();
+    owns(hold_read($first, 10 * $F), $U[0], "$name: the first");
+    for my $i (0 .. $#who) {
+        owns(hold_read($socks[$i], 10 * $F), $U[$who[$i]],
+             "$name: user $who[$i]");
+    }
     my $b = batches($m0, scrape(), 'fluentai_profile');
     is_deeply [$b->{count}, $b->{sum}, $b->{le}{1}], $want,
         "$name: statements, lookups, alone";

@@ -648,3 +648,49 @@ qr/\[emerg\].*invalid value "1025" \(expected off or 2\.\.1024\)/
 --- request
 GET /health
 --- error_code: 200
+
+
+
+=== TEST 51: fluentai_database_coalesce inflight= out of range
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce 32 inflight=1025;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid parameter "inflight=1025" \(expected inflight=0\.\.1024\)/
+
+
+
+=== TEST 52: fluentai_database_coalesce: an unknown second parameter
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce 32 inflight=;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid parameter "inflight=" \(expected inflight=0\.\.1024\)/
+
+
+
+=== TEST 53: fluentai_database_coalesce off takes no inflight=
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce off inflight=1;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- must_die
+--- error_log
+"fluentai_database_coalesce" directive takes no inflight= with off
+
+
+
+=== TEST 54: fluentai_database_coalesce 8 inflight=0 is taken
+--- http_config
+    fluentai_database "$TEST_NGINX_PG_CONNINFO";
+    fluentai_database_coalesce 8 inflight=0;
+    fluentai_jwt_secret_file $TEST_NGINX_DATA/jwt.key;
+--- config
+    location = /health { fluentai_endpoint health; }
+--- request
+GET /health
+--- error_code: 200

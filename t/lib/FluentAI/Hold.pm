@@ -5,7 +5,7 @@ package FluentAI::Hold;
 #
 #   locker_start() / locker_stop(): a psql session (application_name
 #   fluentai-test-locker) holds LOCK TABLE users IN ACCESS EXCLUSIVE MODE
-#   until it is terminated, so every module statement that reads users
+#   (or one row's FOR UPDATE lock: then row_waiters() counts) until it is terminated, so every module statement that reads users
 #   waits; lock_waiters() counts the backends waiting for it (pg_locks:
 #   works through PgBouncer too), lock_cancel() cancels their statements.
 #
@@ -25,14 +25,20 @@ use POSIX ();
 use Time::HiRes qw(time);
 use FluentAI::Test qw(psql json_decode server_port wait_until);
 
-our @EXPORT = qw(locker_start locker_stop lock_waiters lock_cancel
+our @EXPORT = qw(locker_start locker_stop lock_waiters row_waiters lock_cancel
                  hold_send hold_read);
 
 my $LockerPid;
 my $Owner = $$;
 
+# locker_start($row): only the row of users whose id is $row, so that
+# only writes to it wait (statements are prepared as usual)
 sub locker_start {
+    my ($row) = @_;
     my $conninfo = $ENV{TEST_NGINX_PG_CONNINFO};
+    my $lock = defined $row
+        ? "SELECT 1 FROM users WHERE id = '$row' FOR UPDATE"
+        : 'LOCK TABLE users IN ACCESS EXCLUSIVE MODE';
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDIN, '<', '/dev/null';
@@ -40,15 +46,15 @@ sub locker_start {
         open STDERR, '>', '/dev/null';
         exec('psql', '-X', '-q', '-d',
              "$conninfo application_name=fluentai-test-locker", '-c',
-             'BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; '
+             "BEGIN; $lock; "
              . 'SELECT pg_sleep(600); COMMIT;')
             or POSIX::_exit(127);
     }
     $LockerPid = $pid;
     wait_until(sub {
-        psql(q{SELECT count(*) FROM pg_locks
-                WHERE relation = 'users'::regclass
-                  AND mode = 'AccessExclusiveLock' AND granted}) > 0
+        psql(q{SELECT count(*) FROM pg_stat_activity
+                WHERE application_name = 'fluentai-test-locker'
+                  AND wait_event = 'PgSleep'}) > 0
     }, 20, 0.05) or die "the locker did not get its lock\n";
     return 1;
 }
@@ -87,20 +93,33 @@ sub lock_waiters {
     return psql("SELECT count(*) FROM ($WAITERS) w");
 }
 
+# requests' statements waiting for any lock (a row's too)
+sub row_waiters {
+    return psql(q{SELECT count(*) FROM pg_stat_activity
+                   WHERE wait_event_type = 'Lock'
+                     AND backend_type = 'client backend'
+                     AND application_name <> 'fluentai-mail'});
+}
+
 # cancels the statements waiting for the lock (SQLSTATE 57014 for them)
 sub lock_cancel {
     return psql("SELECT count(pg_cancel_backend(pid)) FROM ($WAITERS) w");
 }
 
+# GET path, or method with a JSON body
 sub hold_send {
-    my ($path, $token) = @_;
+    my ($path, $token, $method, $body) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => server_port(),
                                   Proto => 'tcp', Timeout => 5)
         or die "connect: $!\n";
     binmode $s;
-    my $req = "GET $path HTTP/1.1\r\nHost: localhost\r\n"
-              . "Authorization: Bearer $token\r\nConnection: close\r\n\r\n";
+    my $req = ($method // 'GET') . " $path HTTP/1.1\r\nHost: localhost\r\n"
+              . "Authorization: Bearer $token\r\nConnection: close\r\n"
+              . (defined $body
+                 ? "Content-Type: application/json\r\n"
+                   . 'Content-Length: ' . length($body) . "\r\n\r\n$body"
+                 : "\r\n");
     syswrite($s, $req) == length $req or die "send: $!\n";
     return $s;
 }

@@ -80,9 +80,13 @@ sub pg_ctl {
 
 sub pg_running { return (pg_ctl('status'))[0] == 0 }
 
+# pg_stop('immediate'): no backend finishes what it was doing (a fast
+# stop ends a lock holder first, and a statement waiting for that lock
+# may still complete before its own backend ends)
 sub pg_stop {
+    my ($mode) = @_;
     $Stopped = 1;
-    my ($st, $out) = pg_ctl('stop', '-m', 'fast');
+    my ($st, $out) = pg_ctl('stop', '-m', $mode // 'fast');
     Test::More::diag("pg_ctl stop: $out") if $st;
     return $st == 0;
 }
