@@ -253,7 +253,10 @@ SKIP: {
         last if !grep { $_ > $POOL } values %extra or time > $deadline;
         sleep 0.1;
     }
-    ok !grep({ $_ > $POOL || $_ < -1 } values %extra),
+    # fewer than at startup is no leak: connections opened before the
+    # count (the mail sender's, a first request's) end with the outage and
+    # come back only when needed (-2 seen on a loaded machine)
+    ok !grep({ $_ > $POOL } values %extra),
        'each worker holds at most pool-size sockets more than at startup ('
        . join(', ', map { sprintf '%d: %+d', $_, $extra{$_} }
               sort keys %extra) . ')';
