@@ -166,6 +166,7 @@ ngx_http_fluentai_metrics_exit_worker(ngx_cycle_t *cycle)
     s->busy = 0;
     s->idle = 0;
     s->waiting = 0;
+    s->held = 0;
     s->hashing = 0;
     (void) ngx_atomic_cmp_set(&s->pid, ngx_pid, 0);
 
@@ -187,7 +188,7 @@ ngx_http_fluentai_metrics_timer(ngx_event_t *ev)
 void
 ngx_http_fluentai_metrics_publish(void)
 {
-    ngx_uint_t                        busy, idle, waiting;
+    ngx_uint_t                        busy, idle, waiting, held;
     ngx_http_fluentai_worker_slot_t  *s;
 
     s = ngx_http_fluentai_metrics_slot;
@@ -196,11 +197,12 @@ ngx_http_fluentai_metrics_publish(void)
         return;
     }
 
-    ngx_http_fluentai_pg_stats(&busy, &idle, &waiting);
+    ngx_http_fluentai_pg_stats(&busy, &idle, &waiting, &held);
 
     s->busy = busy;
     s->idle = idle;
     s->waiting = waiting;
+    s->held = held;
     s->hashing = ngx_http_fluentai_metrics_jobs;
 }
 

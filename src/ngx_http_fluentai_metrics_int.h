@@ -36,6 +36,7 @@ typedef struct {
     ngx_atomic_t                    busy;
     ngx_atomic_t                    idle;
     ngx_atomic_t                    waiting;
+    ngx_atomic_t                    held;           /* coalescing */
     ngx_atomic_t                    hashing;
 } ngx_http_fluentai_worker_slot_t;
 

@@ -301,7 +301,8 @@ static u_char *
 ngx_http_fluentai_metrics_gauges(u_char *p, u_char *last)
 {
     ngx_uint_t                        i;
-    ngx_atomic_uint_t                 busy, idle, waiting, hashing, pid;
+    ngx_atomic_uint_t                 busy, idle, waiting, held, hashing,
+                                      pid;
     ngx_http_fluentai_metrics_shm_t  *m;
 
     m = ngx_http_fluentai_metrics_shm;
@@ -309,6 +310,7 @@ ngx_http_fluentai_metrics_gauges(u_char *p, u_char *last)
     busy = 0;
     idle = 0;
     waiting = 0;
+    held = 0;
     hashing = 0;
 
     for (i = 0; i < NGX_HTTP_FLUENTAI_METRICS_WORKERS; i++) {
@@ -323,6 +325,7 @@ ngx_http_fluentai_metrics_gauges(u_char *p, u_char *last)
         busy += m->workers[i].busy;
         idle += m->workers[i].idle;
         waiting += m->workers[i].waiting;
+        held += m->workers[i].held;
         hashing += m->workers[i].hashing;
     }
 
@@ -336,11 +339,15 @@ ngx_http_fluentai_metrics_gauges(u_char *p, u_char *last)
             "database connection.\n"
             "# TYPE fluentai_db_waiting_requests gauge\n"
             "fluentai_db_waiting_requests %uA\n"
+            "# HELP fluentai_db_coalescing_lookups Session lookups waiting "
+            "for a statement of their kind to end, to go out together.\n"
+            "# TYPE fluentai_db_coalescing_lookups gauge\n"
+            "fluentai_db_coalescing_lookups %uA\n"
             "# HELP fluentai_hashing_jobs Password hashing jobs queued or "
             "running on the thread pools.\n"
             "# TYPE fluentai_hashing_jobs gauge\n"
             "fluentai_hashing_jobs %uA\n",
-            busy, idle, waiting, hashing);
+            busy, idle, waiting, held, hashing);
 }
 
 

@@ -105,7 +105,7 @@ void ngx_http_fluentai_pg_query(ngx_http_fluentai_pg_req_t *pr,
     ngx_http_fluentai_pg_done_pt done, void *data);
 void ngx_http_fluentai_pg_cancel(ngx_http_fluentai_pg_req_t *pr);
 void ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
-    ngx_uint_t *waiting);
+    ngx_uint_t *waiting, ngx_uint_t *held);
 uint64_t ngx_http_fluentai_pg_usec(void);
 
 /* a pool of its own, for a background user (see pg_pool.c) */

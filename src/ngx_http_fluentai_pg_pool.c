@@ -413,19 +413,24 @@ ngx_http_fluentai_pg_unwait(ngx_http_fluentai_pg_pool_t *pool,
 }
 
 
-/* for the metrics: this worker's connections and waiting callers */
+/*
+ * for the metrics: this worker's connections, the callers waiting for a
+ * connection and the lookups held for a batch (waiting for their kind)
+ */
 
 void
 ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
-    ngx_uint_t *waiting)
+    ngx_uint_t *waiting, ngx_uint_t *held)
 {
     ngx_queue_t                  *q;
+    ngx_http_fluentai_pg_req_t   *pr;
     ngx_http_fluentai_pg_conn_t  *conn;
     ngx_http_fluentai_pg_pool_t  *pool;
 
     *busy = 0;
     *idle = 0;
     *waiting = 0;
+    *held = 0;
 
     pool = ngx_http_fluentai_pg_pool;
 
@@ -447,7 +452,18 @@ ngx_http_fluentai_pg_stats(ngx_uint_t *busy, ngx_uint_t *idle,
         }
     }
 
-    *waiting = pool->nwaiting;
+    for (q = ngx_queue_head(&pool->waiting);
+         q != ngx_queue_sentinel(&pool->waiting);
+         q = ngx_queue_next(q))
+    {
+        pr = ngx_queue_data(q, ngx_http_fluentai_pg_req_t, queue);
+
+        if (ngx_http_fluentai_pg_held(pool, pr)) {
+            (*held)++;
+        }
+    }
+
+    *waiting = pool->nwaiting - *held;
 }
 
 

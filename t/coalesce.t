@@ -94,7 +94,12 @@ sub batches {
     };
 }
 
-sub waiting { scrape()->{fluentai_db_waiting_requests} // -1 }
+# waiting for a connection, or held for a batch (inflight=)
+sub waiting {
+    my $m = scrape();
+    return ($m->{fluentai_db_waiting_requests} // -1)
+           + ($m->{fluentai_db_coalescing_lookups} // -1);
+}
 
 sub wait_waiting {
     my ($n, $what) = @_;
@@ -380,6 +385,13 @@ for my $case (['', 1, [2, 6, 1], 'inflight=1 (default)'],
         "$name: $running lookup statement(s) run, the rest wait";
     is idle_conns(), 4 - $running,
         "$name: beside " . (4 - $running) . ' idle connection(s)';
+    my $m = scrape();
+    my $held = $running < 4 ? 5 - ($running - 1) : 0;
+    is_deeply [$m->{fluentai_db_waiting_requests},
+               $m->{fluentai_db_coalescing_lookups}], [5 - ($running - 1)
+               - $held, $held],
+        "$name: metrics: $held held for a batch, "
+        . (5 - ($running - 1) - $held) . ' waiting for a connection';
 
     if ($running < 4) {
         my $t0 = time;

@@ -211,6 +211,7 @@ is $m1->{'fluentai_db_connections{state="busy"}'}, 0, 'no busy connection';
 cmp_ok $m1->{'fluentai_db_connections{state="idle"}'}, '>=', 1,
     'idle connections';
 is $m1->{fluentai_db_waiting_requests}, 0, 'no request waiting';
+is $m1->{fluentai_db_coalescing_lookups}, 0, 'no lookup held for a batch';
 is $m1->{fluentai_hashing_jobs}, 0, 'no hashing job';
 
 # histogram: cumulative buckets, +Inf = count, a plausible sum
