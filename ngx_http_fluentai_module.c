@@ -132,9 +132,9 @@ static ngx_command_t  ngx_http_fluentai_commands[] = {
 
     { ngx_string("fluentai_database_coalesce"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
-      ngx_http_fluentai_pg_coalesce,
+      ngx_http_fluentai_database_coalesce,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_fluentai_main_conf_t, db),
+      0,
       NULL },
 
     { ngx_string("fluentai_jwt_secret_file"),

@@ -93,7 +93,7 @@ START_UTC=$(date -u '+%Y-%m-%d %H:%M:%S')
 RUN_ID=$(date +%s)$$
 
 cleanup() {
-    local rc=$? pid i
+    local rc=$? pid i sig
     trap - EXIT INT TERM
     for pid in "${BG_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
@@ -104,15 +104,12 @@ cleanup() {
     if [ -n "$D" ] && [ -f "$D/nginx/nginx.pid" ]; then
         pid=$(cat "$D/nginx/nginx.pid" 2>/dev/null || true)
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            kill -QUIT "$pid" 2>/dev/null || true
-            for i in $(seq 1 50); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-            kill -TERM "$pid" 2>/dev/null || true
-            for i in $(seq 1 50); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
+            for sig in QUIT TERM; do
+                kill -$sig "$pid" 2>/dev/null || true
+                for i in $(seq 1 50); do
+                    kill -0 "$pid" 2>/dev/null || break
+                    sleep 0.1
+                done
             done
             # never leave a master (or its workers) behind
             pkill -KILL -P "$pid" 2>/dev/null || true

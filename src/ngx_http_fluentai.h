@@ -280,6 +280,8 @@ char *ngx_http_fluentai_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_fluentai_database_coalesce(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 char *ngx_http_fluentai_statement_timeout(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_fluentai_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,

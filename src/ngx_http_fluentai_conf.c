@@ -22,7 +22,7 @@
 
 
 static ngx_int_t ngx_http_fluentai_conf_number(ngx_str_t *value,
-    const char *key, ngx_int_t max, ngx_uint_t *n);
+    const char *key, ngx_int_t min, ngx_int_t max, ngx_uint_t *n);
 static char *ngx_http_fluentai_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_http_fluentai_main_conf_t *mcf);
 
@@ -63,12 +63,12 @@ ngx_http_fluentai_database_pool(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        rc = ngx_http_fluentai_conf_number(&value[i], "size=", 1024,
+        rc = ngx_http_fluentai_conf_number(&value[i], "size=", 1, 1024,
                                            &mcf->db.size);
 
         if (rc == NGX_DECLINED) {
-            rc = ngx_http_fluentai_conf_number(&value[i], "queue=", 1048576,
-                                               &mcf->db.queue);
+            rc = ngx_http_fluentai_conf_number(&value[i], "queue=", 1,
+                                               1048576, &mcf->db.queue);
         }
 
         if (rc != NGX_OK) {
@@ -92,13 +92,70 @@ invalid:
 
 
 /*
- * "key=N" with N in 1..max: NGX_OK (*n set), NGX_DECLINED (another key),
+ * "fluentai_database_coalesce off | N [inflight=M]": the most lookups in
+ * one batch; the most statements of one kind of lookup running at once
+ * per worker (0: as many as the pool has connections)
+ */
+
+char *
+ngx_http_fluentai_database_coalesce(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fluentai_main_conf_t *mcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (mcf->db.coalesce != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+
+        if (cf->args->nelts > 2) {
+            return "takes no inflight= with off";
+        }
+
+        mcf->db.coalesce = 1;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 2 || n > 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" (expected off or 2..1024)",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->db.coalesce = n;
+
+    if (cf->args->nelts > 2
+        && ngx_http_fluentai_conf_number(&value[2], "inflight=", 0, 1024,
+                                         &mcf->db.inflight)
+           != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" "
+                           "(expected inflight=0..1024)", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "key=N" with N in min..max: NGX_OK (*n set), NGX_DECLINED (another key),
  * NGX_ERROR (not a number in range)
  */
 
 static ngx_int_t
 ngx_http_fluentai_conf_number(ngx_str_t *value, const char *key,
-    ngx_int_t max, ngx_uint_t *n)
+    ngx_int_t min, ngx_int_t max, ngx_uint_t *n)
 {
     size_t     len;
     ngx_int_t  v;
@@ -111,7 +168,7 @@ ngx_http_fluentai_conf_number(ngx_str_t *value, const char *key,
 
     v = ngx_atoi(value->data + len, value->len - len);
 
-    if (v < 1 || v > max) {
+    if (v < min || v > max) {
         return NGX_ERROR;
     }
 

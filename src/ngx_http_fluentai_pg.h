@@ -115,8 +115,6 @@ void ngx_http_fluentai_pg_pool_destroy(ngx_http_fluentai_pg_pool_t *pool);
 void ngx_http_fluentai_pg_pool_query(ngx_http_fluentai_pg_pool_t *pool,
     ngx_http_fluentai_pg_req_t *pr, ngx_http_fluentai_query_t *q,
     ngx_log_t *log, ngx_http_fluentai_pg_done_pt done, void *data);
-char *ngx_http_fluentai_pg_coalesce(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 char *ngx_http_fluentai_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *conninfo);
 
