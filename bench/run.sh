@@ -35,6 +35,9 @@ HASH_CONNS=${BENCH_HASH_CONNS:-16}         # login/register concurrency
 WRK_THREADS=${BENCH_WRK_THREADS:-$NPROC}
 DURATION=${BENCH_DURATION:-10}             # seconds per load
 HASH_SECONDS=${BENCH_HASH_SECONDS:-4}      # argon2_rate run
+LOGIN_ROUNDS=${BENCH_LOGIN_ROUNDS:-4}      # login: rounds of login, each
+LOGIN_SECONDS=${BENCH_LOGIN_SECONDS:-3}    # between two argon2_rate runs
+RAW_SECONDS=${BENCH_RAW_SECONDS:-2}        # of RAW_SECONDS
 USERS=${BENCH_USERS:-10000}
 CHAINS=${BENCH_CHAINS:-$((CONNS * 4))}     # refresh chains for wrk
 MEM_REQUESTS=${BENCH_MEM_REQUESTS:-1000000}
@@ -487,6 +490,7 @@ cpu_end() {     # NAME REQUESTS: CPU per request of each part
     local w n=${2:-0}
     for w in client nginx pg bouncer; do
         local d=$(( $(cpu_us $w) - ${R[$1.cpu0_$w]} ))
+        R[$1.cpud_$w]=$d
         ((n > 0)) && R[$1.cpu_$w]=$((d / n)) || :
     done
 }
@@ -655,6 +659,69 @@ perf_stop() {
     } > "$RESULTS/$STAMP-$1.perf.txt" || :   # an empty section is no error
 }
 
+# after a login load: wait (at most 2 s) until the hashing jobs its
+# requests left have ended (a running one finishes, a queued one is
+# skipped), so that the next argon2_rate run has the cores to itself
+hashing_settle() {
+    local i
+    for ((i = 0; i < 40; i++)); do
+        curl -s "$URL/metrics" 2>/dev/null \
+            | grep -qx 'fluentai_hashing_jobs 0' && return 0
+        sleep 0.05
+    done
+    log "hashing jobs still running 2 s after the login load"
+}
+
+# phase 2's rounds as one login load and one argon2_rate baseline: sums
+# over the rounds (rates: all operations over all seconds), and each
+# round's ratio to the mean of the argon2_rate runs before and after it
+login_rounds_sum() {
+    local k key w ops=0 us=0 cpu=0 ratios=
+    for key in requests ok failures duration_us status_errors \
+               connect_errors read_errors write_errors timeouts; do
+        R[login.$key]=0
+        for ((k = 1; k <= LOGIN_ROUNDS; k++)); do
+            R[login.$key]=$(( R[login.$key] + ${R[login_$k.$key]:-0} ))
+        done
+    done
+    for w in client nginx pg bouncer; do
+        R[login.cpud_$w]=0
+        for ((k = 1; k <= LOGIN_ROUNDS; k++)); do
+            R[login.cpud_$w]=$(( R[login.cpud_$w] + ${R[login_$k.cpud_$w]:-0} ))
+        done
+        ((R[login.requests] > 0)) \
+            && R[login.cpu_$w]=$(( R[login.cpud_$w] / R[login.requests] )) || :
+    done
+    for ((k = 0; k <= LOGIN_ROUNDS; k++)); do
+        [ -n "${R[hash_pool_$k.ops]:-}" ] || continue
+        ops=$(( ops + R[hash_pool_$k.ops] ))
+        us=$(awk -v a="$us" -v s="${R[hash_pool_$k.seconds]}" \
+             'BEGIN { printf "%.0f", a + s * 1e6 }')
+        cpu=$(awk -v a="$cpu" -v c="${R[hash_pool_$k.cpu_us_per_op]}" \
+              -v n="${R[hash_pool_$k.ops]}" 'BEGIN { printf "%.0f", a + c * n }')
+        R[hash_pool.rates]+="${R[hash_pool_$k.rate]} "
+    done
+    R[hash_pool.ops]=$ops
+    R[hash_pool.mode]=${R[hash_pool_0.mode]:-}
+    R[hash_pool.threads]=${R[hash_pool_0.threads]:-}
+    if ((ops > 0)); then
+        R[hash_pool.rate]=$(awk -v n="$ops" -v us="$us" \
+                            'BEGIN { printf "%.2f", n / (us / 1e6) }')
+        R[hash_pool.cpu_us_per_op]=$((cpu / ops))
+    fi
+    for ((k = 1; k <= LOGIN_ROUNDS; k++)); do
+        ratios+=$(awk -v n="${R[login_$k.ok]:-0}" \
+                      -v us="${R[login_$k.duration_us]:-0}" \
+                      -v a="${R[hash_pool_$((k - 1)).rate]:-0}" \
+                      -v b="${R[hash_pool_$k.rate]:-0}" 'BEGIN {
+                      if (us == 0 || a + b == 0) { print "n/a"; exit }
+                      printf "%.2f", n / (us / 1e6) / ((a + b) / 2) }')" "
+    done
+    R[login.rounds]=${ratios% }
+    R[login.round_min]=$(echo "$ratios" | tr ' ' '\n' | grep -v '^n/a$' \
+                         | sort -n | head -1)
+}
+
 left() { echo $((BUDGET - $(elapsed))); }
 
 phase() { [[ $PHASES == *" $1 "* ]]; }
@@ -697,17 +764,33 @@ fi
 # 2. login at saturation versus the raw argon2id rate
 
 if phase 2; then
-record "# 2. login versus argon2_rate before and after"
+record "# 2. login versus argon2_rate, interleaved: $LOGIN_ROUNDS rounds of argon2_rate then login, then argon2_rate once more"
 
-log "2. argon2_rate (${HASH_SECONDS}s each)"
-run_hash hash_pool -T "$HASH_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
-    -d "$HASH_SECONDS"
+log "2. argon2_rate, $((HASH_THREADS * 2)) threads (${HASH_SECONDS}s)"
 run_hash hash_all -T $((HASH_THREADS * 2)) -m $ARGON2_M -t $ARGON2_T \
     -p $ARGON2_P -d "$HASH_SECONDS"
 
-log "2. login, $HASH_CONNS connections"
-run_wrk login login.lua "$HASH_CONNS" "$DURATION" \
-    BENCH_USERS="$USERS" BENCH_PASSWORD="$PASSWORD"
+log "2. login, $HASH_CONNS connections: $LOGIN_ROUNDS rounds of ${LOGIN_SECONDS}s, each between two argon2_rate runs of ${RAW_SECONDS}s"
+# not counted: the workers open their database connections, the backends
+# and the hashing threads warm up (a 10 s load used to hide that)
+run_wrk login_warmup login.lua "$HASH_CONNS" 1 \
+    BENCH_USERS="$USERS" BENCH_PASSWORD="$PASSWORD" \
+    BENCH_USER_FIRST=$(( USERS / 2 + USERS / LOGIN_ROUNDS / 4 ))
+hashing_settle
+for ((k = 0; k <= LOGIN_ROUNDS; k++)); do
+    if ((k > 0)); then
+        # each round logs in users the rounds before did not
+        ((k == 1)) && perf_start login "$LOGIN_SECONDS"
+        run_wrk "login_$k" login.lua "$HASH_CONNS" "$LOGIN_SECONDS" \
+            BENCH_USERS="$USERS" BENCH_PASSWORD="$PASSWORD" \
+            BENCH_USER_FIRST=$(( (k - 1) * USERS / LOGIN_ROUNDS ))
+        ((k == 1)) && perf_stop login
+        hashing_settle
+    fi
+    run_hash "hash_pool_$k" -T "$HASH_THREADS" -m $ARGON2_M -t $ARGON2_T \
+        -p $ARGON2_P -d "$RAW_SECONDS"
+done
+login_rounds_sum
 rss_snapshot after-login
 # a login rehashes a hash with other parameters: the seeded one must not be
 R[login.rehashed]=$(q -v hash="$HASH" <<'EOF'
@@ -715,18 +798,6 @@ SELECT count(*) FROM users
  WHERE email LIKE 'u%@bench.test' AND hashed_password <> :'hash';
 EOF
 )
-
-# the raw rate again right after: the baseline is the mean of both runs,
-# which evens out a machine whose load changes during the bench
-run_hash hash_pool2 -T "$HASH_THREADS" -m $ARGON2_M -t $ARGON2_T -p $ARGON2_P \
-    -d "$HASH_SECONDS"
-if [ -n "${R[hash_pool.rate]:-}" ] && [ -n "${R[hash_pool2.rate]:-}" ]; then
-    R[hash_pool.before]=${R[hash_pool.rate]}
-    R[hash_pool.rate]=$(awk -v a="${R[hash_pool.rate]}" -v b="${R[hash_pool2.rate]}" \
-                        'BEGIN { printf "%.2f", (a + b) / 2 }')
-    R[hash_pool.cpu_us_per_op]=$(awk -v a="${R[hash_pool.cpu_us_per_op]}" \
-        -v b="${R[hash_pool2.cpu_us_per_op]}" 'BEGIN { printf "%.0f", (a + b) / 2 }')
-fi
 fi
 
 # ---------------------------------------------------------------------------
@@ -966,6 +1037,14 @@ ratio() {
         echo n/a
     fi
 }
+# the same unrounded, for verdicts: 0.896 is no PASS of ">= 0.9"
+ratio4() {
+    if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }'
+    else
+        echo n/a
+    fi
+}
 # verdict VALUE OP LIMIT
 verdict() {
     if [ -z "${1:-}" ] || [ "$1" = n/a ]; then echo n/a; return; fi
@@ -1027,17 +1106,17 @@ echo
 echo "| # | measure | figure | baseline | ratio | ratio at equal CPU | target | result |"
 echo "|---|---|---|---|---|---|---|---|"
 echo "| 1 | GET /auth/profile, $CONNS connections, valid tokens of $USERS users: req/s | $(num "${R[profile.rps]:-}") | (a) \`return 200\`, same body size ($BODY_LEN B): $(num "${R[static.rps]:-}") req/s | $(ratio "${R[profile.rps]:-}" "${R[static.rps]:-}") | $(ratio "$(cpu_all static)" "$(cpu_all profile)") | - | info |"
-echo "| 1 | profile req/s / (b) \`pgbench -M prepared\`, the same SELECT, $CONNS clients | $(num "${R[profile.rps]:-}") | $(num "${R[pg_profile.tps]:-}") tps | $(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}") | $(ratio "$(cpu_all pg_profile)" "$(cpu_all profile)") | >= 1.0 | $(verdict "$(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}")" '>=' 1.0) |"
+echo "| 1 | profile req/s / (b) \`pgbench -M prepared\`, the same SELECT, $CONNS clients | $(num "${R[profile.rps]:-}") | $(num "${R[pg_profile.tps]:-}") tps | $(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}") | $(ratio "$(cpu_all pg_profile)" "$(cpu_all profile)") | >= 1.0 | $(verdict "$(ratio4 "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}")" '>=' 1.0) |"
 echo "| 1 | profile p50 / p99, $CONNS connections, saturated (closed loop) | $(ms "${R[profile.p50_us]:-}") / $(ms "${R[profile.p99_us]:-}") ms | (a) $(ms "${R[static.p50_us]:-}") / $(ms "${R[static.p99_us]:-}") ms; (b) $(ms "${R[pg_profile.p50_us]:-}") / $(ms "${R[pg_profile.p99_us]:-}") ms | - | - | p99 <= 5 ms | $(verdict "${R[profile.p99_us]:-}" '<=' $P99_LIMIT) |"
 echo "| 1 | profile p50 / p99, $CONNS connections paced to ${PACE} % of saturation (${DELAY_MS} ms pause; $(num "${R[paced.rps]:-}") req/s) | $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | - | - | - | p99 <= 5 ms | $(verdict "${R[paced.p99_us]:-}" '<=' $P99_LIMIT) |"
-echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s | $(num1 "$LOGIN_RATE") | raw argon2id verify, $HASH_THREADS threads (= the pools' threads in all): $(num1 "${R[hash_pool.rate]:-}")/s (mean of $(num1 "${R[hash_pool.before]:-}") before and $(num1 "${R[hash_pool2.rate]:-}") after) | $(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}") | $(ratio "${R[hash_pool.cpu_us_per_op]:-}" "$(cpu_srv login)") | >= 0.9 | $(verdict "$(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}")" '>=' 0.9) |"
+echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s | $(num1 "$LOGIN_RATE") | raw argon2id verify, $HASH_THREADS threads (= the pools' threads in all): $(num1 "${R[hash_pool.rate]:-}")/s (runs before, between and after the $LOGIN_ROUNDS login rounds: ${R[hash_pool.rates]:-n/a}/s; each round's ratio to the runs around it: ${R[login.rounds]:-n/a}) | $(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}") | $(ratio "${R[hash_pool.cpu_us_per_op]:-}" "$(cpu_srv login)") | >= 0.9 | $(verdict "$(ratio4 "$LOGIN_RATE" "${R[hash_pool.rate]:-}")" '>=' 0.9) |"
 echo "| 3 | profile p50 / p99 during a login storm (paced as above; $(num "${R[storm.rps]:-}") req/s, logins $(num1 "$STORM_LOGIN_RATE")/s) | $(ms "${R[storm.p50_us]:-}") / $(ms "${R[storm.p99_us]:-}") ms | profile alone, paced: $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | p99 x$(ratio "${R[storm.p99_us]:-}" "${R[paced.p99_us]:-}") | - | p99 <= 5 ms | $(verdict "${R[storm.p99_us]:-}" '<=' $P99_LIMIT) |"
-echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
+echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio4 "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
 echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest of $WORKERS workers) | $MAX_GROWTH_MB MB | before: $(for p in "${!RSS0[@]}"; do printf '%s ' "$(mb "${RSS0[$p]}")"; done)MB | - | - | <= 2 MB | $(verdict "$MAX_GROWTH_MB" '<=' 2) |"
 echo "| 7 | GET /auth/profile through PgBouncer (transaction mode, \`fluentai_database_prepare off\`), $CONNS connections: req/s | $(num "${R[bouncer_profile.rps]:-}") | direct (1): $(num "${R[profile.rps]:-}") req/s | $(ratio "${R[bouncer_profile.rps]:-}" "${R[profile.rps]:-}") | $(ratio "$(cpu_all profile)" "$(cpu_all bouncer_profile)") | - | info |"
 echo "| 7 | POST /auth/refresh through PgBouncer, $CONNS connections, own chains: rotations/s | $(num "$BOUNCER_REFRESH_RATE") | direct (4): $(num "$REFRESH_RATE")/s | $(ratio "$BOUNCER_REFRESH_RATE" "$REFRESH_RATE") | $(ratio "$(cpu_all refresh)" "$(cpu_all bouncer_refresh)") | - | info |"
 echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $HASH_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
-echo "| 8 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
+echo "| 8 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(ratio4 "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
 echo "| 9 | gate \`fluentai_auth_jwt session\` (a session query per request), $CONNS connections: req/s | $(num "${R[gate_session.rps]:-}") | \`on\` (stateless): $(num "${R[gate_on.rps]:-}"); no gate: $(num "${R[gate_none.rps]:-}"); \`return 200\`: $(num "${R[gate_return.rps]:-}") req/s | $(ratio "${R[gate_session.rps]:-}" "${R[gate_on.rps]:-}") of \`on\`, $(ratio "${R[gate_session.rps]:-}" "${R[gate_return.rps]:-}") of \`return 200\` | $(ratio "$(cpu_all gate_on)" "$(cpu_all gate_session)") | - | info |"
 echo "| 9 | gate p50 / p99: \`session\` | $(ms "${R[gate_session.p50_us]:-}") / $(ms "${R[gate_session.p99_us]:-}") ms | \`on\` $(ms "${R[gate_on.p50_us]:-}") / $(ms "${R[gate_on.p99_us]:-}") ms; no gate $(ms "${R[gate_none.p50_us]:-}") / $(ms "${R[gate_none.p99_us]:-}") ms; \`return 200\` $(ms "${R[gate_return.p50_us]:-}") / $(ms "${R[gate_return.p99_us]:-}") ms | - | - | - | info |"
 echo

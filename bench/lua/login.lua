@@ -1,6 +1,7 @@
 -- POST /auth/login as the seeded users u000001@bench.test ... (their
 -- number in BENCH_USERS, their password in BENCH_PASSWORD).  Each request
--- logs in a different user; a non-200 answer counts as a failure.
+-- logs in a different user, from BENCH_USER_FIRST (0 unless set) on; a
+-- non-200 answer counts as a failure.
 
 package.path = os.getenv("BENCH_LUA") .. "/?.lua;" .. package.path
 local common = require "common"
@@ -14,7 +15,9 @@ done = common.done
 function init(args)
     users = tonumber(os.getenv("BENCH_USERS"))
     pw = os.getenv("BENCH_PASSWORD")
-    i = math.floor(users * thread_index / math.max(thread_count, 1))
+    i = (tonumber(os.getenv("BENCH_USER_FIRST") or "0")
+         + math.floor(users * thread_index / math.max(thread_count, 1)))
+        % users
 end
 
 function request()
