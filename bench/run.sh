@@ -28,7 +28,9 @@ WORKERS=${BENCH_WORKERS:-$NPROC}           # nginx worker_processes
 # m KiB through the caches)
 POOL_THREADS=${BENCH_POOL_THREADS:-$(( NPROC > WORKERS ? NPROC / WORKERS : 1 ))}
 HASH_THREADS=$((POOL_THREADS * WORKERS))   # the baselines' argon2_rate -T
-DB_POOL=${BENCH_DB_POOL:-8}                # fluentai_database_pool size=
+# fluentai_database_pool size=: connections in all = 2 x the cores of the
+# database (here the same machine), as README.md recommends
+DB_POOL=${BENCH_DB_POOL:-$(( (2 * NPROC + WORKERS - 1) / WORKERS ))}
 COALESCE=${BENCH_COALESCE:-}               # fluentai_database_coalesce args
 CONNS=${BENCH_CONNS:-64}                   # profile/refresh concurrency
 HASH_CONNS=${BENCH_HASH_CONNS:-16}         # login/register concurrency
