@@ -720,8 +720,6 @@ login_rounds_sum() {
                       printf "%.2f", n / (us / 1e6) / ((a + b) / 2) }')" "
     done
     R[login.rounds]=${ratios% }
-    R[login.round_min]=$(echo "$ratios" | tr ' ' '\n' | grep -v '^n/a$' \
-                         | sort -n | head -1)
 }
 
 left() { echo $((BUDGET - $(elapsed))); }
@@ -774,10 +772,11 @@ run_hash hash_all -T $((HASH_THREADS * 2)) -m $ARGON2_M -t $ARGON2_T \
 
 log "2. login, $HASH_CONNS connections: $LOGIN_ROUNDS rounds of ${LOGIN_SECONDS}s, each between two argon2_rate runs of ${RAW_SECONDS}s"
 # not counted: the workers open their database connections, the backends
-# and the hashing threads warm up (a 10 s load used to hide that)
+# and the hashing threads warm up (a 10 s load used to hide that); its
+# users lie halfway between where the rounds start
 run_wrk login_warmup login.lua "$HASH_CONNS" 1 \
-    BENCH_USERS="$USERS" BENCH_PASSWORD="$PASSWORD" \
-    BENCH_USER_FIRST=$(( USERS / 2 + USERS / LOGIN_ROUNDS / 4 ))
+    BENCH_USER_FIRST=$(( USERS / LOGIN_ROUNDS / 2 )) \
+    BENCH_USERS="$USERS" BENCH_PASSWORD="$PASSWORD"
 hashing_settle
 for ((k = 0; k <= LOGIN_ROUNDS; k++)); do
     if ((k > 0)); then
@@ -1032,21 +1031,16 @@ num() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.0f", x }' || echo n/
 num1() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.1f", x }' || echo n/a; }
 ms() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.2f", x / 1000 }' || echo n/a; }
 mb() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { printf "%.2f", x / 1024 }' || echo n/a; }
-ratio() {
+ratio() {       # A B [FORMAT]
     if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then
-        awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+        awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" \
+            'BEGIN { if (b > 0) printf f, a / b; else print "n/a" }'
     else
         echo n/a
     fi
 }
-# the same unrounded, for verdicts: 0.896 is no PASS of ">= 0.9"
-ratio4() {
-    if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then
-        awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }'
-    else
-        echo n/a
-    fi
-}
+# for verdicts: 0.896 is no PASS of ">= 0.9", though printed 0.90
+unrounded() { ratio "$1" "$2" %.4f; }
 # verdict VALUE OP LIMIT
 verdict() {
     if [ -z "${1:-}" ] || [ "$1" = n/a ]; then echo n/a; return; fi
@@ -1108,17 +1102,17 @@ echo
 echo "| # | measure | figure | baseline | ratio | ratio at equal CPU | target | result |"
 echo "|---|---|---|---|---|---|---|---|"
 echo "| 1 | GET /auth/profile, $CONNS connections, valid tokens of $USERS users: req/s | $(num "${R[profile.rps]:-}") | (a) \`return 200\`, same body size ($BODY_LEN B): $(num "${R[static.rps]:-}") req/s | $(ratio "${R[profile.rps]:-}" "${R[static.rps]:-}") | $(ratio "$(cpu_all static)" "$(cpu_all profile)") | - | info |"
-echo "| 1 | profile req/s / (b) \`pgbench -M prepared\`, the same SELECT, $CONNS clients | $(num "${R[profile.rps]:-}") | $(num "${R[pg_profile.tps]:-}") tps | $(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}") | $(ratio "$(cpu_all pg_profile)" "$(cpu_all profile)") | >= 1.0 | $(verdict "$(ratio4 "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}")" '>=' 1.0) |"
+echo "| 1 | profile req/s / (b) \`pgbench -M prepared\`, the same SELECT, $CONNS clients | $(num "${R[profile.rps]:-}") | $(num "${R[pg_profile.tps]:-}") tps | $(ratio "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}") | $(ratio "$(cpu_all pg_profile)" "$(cpu_all profile)") | >= 1.0 | $(verdict "$(unrounded "${R[profile.rps]:-}" "${R[pg_profile.tps]:-}")" '>=' 1.0) |"
 echo "| 1 | profile p50 / p99, $CONNS connections, saturated (closed loop) | $(ms "${R[profile.p50_us]:-}") / $(ms "${R[profile.p99_us]:-}") ms | (a) $(ms "${R[static.p50_us]:-}") / $(ms "${R[static.p99_us]:-}") ms; (b) $(ms "${R[pg_profile.p50_us]:-}") / $(ms "${R[pg_profile.p99_us]:-}") ms | - | - | p99 <= 5 ms | $(verdict "${R[profile.p99_us]:-}" '<=' $P99_LIMIT) |"
 echo "| 1 | profile p50 / p99, $CONNS connections paced to ${PACE} % of saturation (${DELAY_MS} ms pause; $(num "${R[paced.rps]:-}") req/s) | $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | - | - | - | p99 <= 5 ms | $(verdict "${R[paced.p99_us]:-}" '<=' $P99_LIMIT) |"
-echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s | $(num1 "$LOGIN_RATE") | raw argon2id verify, $HASH_THREADS threads (= the pools' threads in all): $(num1 "${R[hash_pool.rate]:-}")/s (runs before, between and after the $LOGIN_ROUNDS login rounds: ${R[hash_pool.rates]:-n/a}/s; each round's ratio to the runs around it: ${R[login.rounds]:-n/a}) | $(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}") | $(ratio "${R[hash_pool.cpu_us_per_op]:-}" "$(cpu_srv login)") | >= 0.9 | $(verdict "$(ratio4 "$LOGIN_RATE" "${R[hash_pool.rate]:-}")" '>=' 0.9) |"
+echo "| 2 | POST /auth/login at saturation ($HASH_CONNS connections): logins/s | $(num1 "$LOGIN_RATE") | raw argon2id verify, $HASH_THREADS threads (= the pools' threads in all): $(num1 "${R[hash_pool.rate]:-}")/s (runs before, between and after the $LOGIN_ROUNDS login rounds: ${R[hash_pool.rates]:-n/a}/s; each round's ratio to the runs around it: ${R[login.rounds]:-n/a}) | $(ratio "$LOGIN_RATE" "${R[hash_pool.rate]:-}") | $(ratio "${R[hash_pool.cpu_us_per_op]:-}" "$(cpu_srv login)") | >= 0.9 | $(verdict "$(unrounded "$LOGIN_RATE" "${R[hash_pool.rate]:-}")" '>=' 0.9) |"
 echo "| 3 | profile p50 / p99 during a login storm (paced as above; $(num "${R[storm.rps]:-}") req/s, logins $(num1 "$STORM_LOGIN_RATE")/s) | $(ms "${R[storm.p50_us]:-}") / $(ms "${R[storm.p99_us]:-}") ms | profile alone, paced: $(ms "${R[paced.p50_us]:-}") / $(ms "${R[paced.p99_us]:-}") ms | p99 x$(ratio "${R[storm.p99_us]:-}" "${R[paced.p99_us]:-}") | - | p99 <= 5 ms | $(verdict "${R[storm.p99_us]:-}" '<=' $P99_LIMIT) |"
-echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(ratio4 "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
+echo "| 4 | POST /auth/refresh, $CONNS connections, own chains: rotations/s | $(num "$REFRESH_RATE") | \`pgbench -M prepared\`, the same rotation statement, $CONNS clients: $(num "${R[pg_refresh.tps]:-}") tps | $(ratio "$REFRESH_RATE" "${R[pg_refresh.tps]:-}") | $(ratio "$(cpu_all pg_refresh)" "$(cpu_all refresh)") | >= 0.5 | $(verdict "$(unrounded "$REFRESH_RATE" "${R[pg_refresh.tps]:-}")" '>=' 0.5) |"
 echo "| 5 | worker RSS growth over $MEM_DONE profile requests$MEM_NOTE (largest of $WORKERS workers) | $MAX_GROWTH_MB MB | before: $(for p in "${!RSS0[@]}"; do printf '%s ' "$(mb "${RSS0[$p]}")"; done)MB | - | - | <= 2 MB | $(verdict "$MAX_GROWTH_MB" '<=' 2) |"
 echo "| 7 | GET /auth/profile through PgBouncer (transaction mode, \`fluentai_database_prepare off\`), $CONNS connections: req/s | $(num "${R[bouncer_profile.rps]:-}") | direct (1): $(num "${R[profile.rps]:-}") req/s | $(ratio "${R[bouncer_profile.rps]:-}" "${R[profile.rps]:-}") | $(ratio "$(cpu_all profile)" "$(cpu_all bouncer_profile)") | - | info |"
 echo "| 7 | POST /auth/refresh through PgBouncer, $CONNS connections, own chains: rotations/s | $(num "$BOUNCER_REFRESH_RATE") | direct (4): $(num "$REFRESH_RATE")/s | $(ratio "$BOUNCER_REFRESH_RATE" "$REFRESH_RATE") | $(ratio "$(cpu_all refresh)" "$(cpu_all bouncer_refresh)") | - | info |"
 echo "| 6 | POST /auth/register ($HASH_CONNS connections): registrations/s | $(num1 "$REGISTER_RATE") | raw argon2id hash, $HASH_THREADS threads: $(num1 "${R[hash_new.rate]:-}")/s | $(ratio "$REGISTER_RATE" "${R[hash_new.rate]:-}") | $(ratio "${R[hash_new.cpu_us_per_op]:-}" "$(cpu_srv register)") | - | info |"
-echo "| 8 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(ratio4 "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
+echo "| 8 | profile with \`fluentai_metrics on\` (mean of 2 alternating ${MDUR:-0} s loads): req/s | $(num "${R[metrics_on.rps]:-}") | the same with \`fluentai_metrics off\`: $(num "${R[metrics_off.rps]:-}") req/s (nginx CPU/request: on ${R[metrics_on.cpu]:-n/a} us, off ${R[metrics_off.cpu]:-n/a} us) | $(ratio "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}") | $(ratio "${R[metrics_off.cpu]:-}" "${R[metrics_on.cpu]:-}") | >= 0.95 | $(verdict "$(unrounded "${R[metrics_on.rps]:-}" "${R[metrics_off.rps]:-}")" '>=' 0.95) |"
 echo "| 9 | gate \`fluentai_auth_jwt session\` (a session query per request), $CONNS connections: req/s | $(num "${R[gate_session.rps]:-}") | \`on\` (stateless): $(num "${R[gate_on.rps]:-}"); no gate: $(num "${R[gate_none.rps]:-}"); \`return 200\`: $(num "${R[gate_return.rps]:-}") req/s | $(ratio "${R[gate_session.rps]:-}" "${R[gate_on.rps]:-}") of \`on\`, $(ratio "${R[gate_session.rps]:-}" "${R[gate_return.rps]:-}") of \`return 200\` | $(ratio "$(cpu_all gate_on)" "$(cpu_all gate_session)") | - | info |"
 echo "| 9 | gate p50 / p99: \`session\` | $(ms "${R[gate_session.p50_us]:-}") / $(ms "${R[gate_session.p99_us]:-}") ms | \`on\` $(ms "${R[gate_on.p50_us]:-}") / $(ms "${R[gate_on.p99_us]:-}") ms; no gate $(ms "${R[gate_none.p50_us]:-}") / $(ms "${R[gate_none.p99_us]:-}") ms; \`return 200\` $(ms "${R[gate_return.p50_us]:-}") / $(ms "${R[gate_return.p99_us]:-}") ms | - | - | - | info |"
 echo

@@ -138,6 +138,16 @@ sub refused {
 
 sub profile_send { hold_send('/auth/profile', $_[0]{token}) }
 
+# the first user's lookup runs into the table lock; then the others' are
+# sent behind it.  Returns the sockets, the first user's first.
+sub lookups_behind_lock {
+    my ($what, $first_user, @users) = @_;
+    locker_start();
+    my $first = profile_send($first_user);
+    wait_lock($what);
+    return ($first, map { profile_send($_) } @users);
+}
+
 # ------------------------------------------------------------------ setup
 
 start('') or BAIL_OUT('nginx did not start');
@@ -171,14 +181,10 @@ psql('UPDATE users SET is_active = false WHERE id = $1', $U[6]{id});
 
 {
     my $m0 = scrape();
-    locker_start();
-    my $first = profile_send($U[0]);
-    wait_lock('burst');
-
     # 1..15, user 7 twice (the same session twice in a batch), 5 logged
     # out, 6 deactivated: 16 lookups
     my @who = (1 .. 15, 7);
-    my @socks = map { profile_send($U[$_]) } @who;
+    my ($first, @socks) = lookups_behind_lock('burst', $U[0], @U[@who]);
     wait_waiting(scalar @who, 'burst');
     locker_stop();
 
@@ -236,11 +242,8 @@ psql('UPDATE users SET is_active = false WHERE id = $1', $U[6]{id});
 
 {
     my $m0 = scrape();
-    locker_start();
-    my $first = profile_send($U[0]);
-    wait_lock('gone');
     my @who = (13 .. 18);
-    my @socks = map { profile_send($U[$_]) } @who;
+    my ($first, @socks) = lookups_behind_lock('gone', $U[0], @U[@who]);
     wait_waiting(6, 'gone');
 
     # user 14 leaves the queue before any batch
@@ -280,11 +283,8 @@ psql('UPDATE users SET is_active = false WHERE id = $1', $U[6]{id});
 
 {
     my $m0 = scrape();
-    locker_start();
-    my $first = profile_send($U[0]);
-    wait_lock('outage');
     my @who = (19 .. 23);
-    my @socks = map { profile_send($U[$_]) } @who;
+    my ($first, @socks) = lookups_behind_lock('outage', $U[0], @U[@who]);
     wait_waiting(5, 'outage');
     lock_cancel();
     hold_read($first, 10 * $F);
@@ -320,11 +320,8 @@ for my $case (['fluentai_database_coalesce 4;', [4, 11, 1], 'cap 4'],
     api(GET => '/auth/profile',
         headers => { Authorization => "Bearer $U[0]{token}" });
     my $m0 = scrape();
-    locker_start();
-    my $first = profile_send($U[0]);
-    wait_lock($name);
     my @who = (7 .. 16);
-    my @socks = map { profile_send($U[$_]) } @who;
+    my ($first, @socks) = lookups_behind_lock($name, $U[0], @U[@who]);
     wait_waiting(10, $name);
     locker_stop();
     hold_read($first, 10 * $F);
@@ -375,23 +372,22 @@ for my $case (['', 1, [2, 6, 1], 'inflight=1 (default)'],
         "$name: four idle connections";
 
     my $m0 = scrape();
-    locker_start();
-    my $first = profile_send($U[0]);
-    wait_lock($name);
     my @who = (7 .. 11);
-    my @socks = map { profile_send($U[$_]) } @who;
-    wait_waiting(5 - ($running - 1), $name);
+    my ($first, @socks) = lookups_behind_lock($name, $U[0], @U[@who]);
+    # six lookups: $running run, the others are held for a batch while a
+    # connection is idle, or (inflight=0, all 4 busy) wait for one
+    my $queued = 6 - $running;
+    my ($held, $waiting) = $running < 4 ? ($queued, 0) : (0, $queued);
+    wait_waiting($queued, $name);
     is lock_waiters(), $running,
         "$name: $running lookup statement(s) run, the rest wait";
     is idle_conns(), 4 - $running,
         "$name: beside " . (4 - $running) . ' idle connection(s)';
     my $m = scrape();
-    my $held = $running < 4 ? 5 - ($running - 1) : 0;
     is_deeply [$m->{fluentai_db_waiting_requests},
-               $m->{fluentai_db_coalescing_lookups}], [5 - ($running - 1)
-               - $held, $held],
-        "$name: metrics: $held held for a batch, "
-        . (5 - ($running - 1) - $held) . ' waiting for a connection';
+               $m->{fluentai_db_coalescing_lookups}], [$waiting, $held],
+        "$name: metrics: $held held for a batch, $waiting waiting for a "
+        . 'connection';
 
     if ($running < 4) {
         my $t0 = time;

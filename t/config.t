@@ -662,7 +662,7 @@ qr/\[emerg\].*invalid parameter "inflight=1025" \(expected inflight=0\.\.1024\)/
 
 
 
-=== TEST 52: fluentai_database_coalesce: an unknown second parameter
+=== TEST 52: fluentai_database_coalesce inflight= without a number
 --- http_config
     fluentai_database "$TEST_NGINX_PG_CONNINFO";
     fluentai_database_coalesce 32 inflight=;
